@@ -37,9 +37,16 @@ let package = Package(
             ]
         ),
 
+        // Benchmarks (bench/run.sh).
+        .executableTarget(
+            name: "gitway-bench", dependencies: ["Pipeline", "GitSource", "Manifests", "RouteCompiler"],
+            path: "bench/Sources/gitway-bench"),
+
         .testTarget(name: "GitSourceTests", dependencies: ["GitSource"]),
         .testTarget(name: "ManifestsTests", dependencies: ["Manifests"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "RouteCompilerTests", dependencies: ["RouteCompiler", "Manifests"], resources: [.copy("Golden")]),
+        .testTarget(name: "RouteCompilerTests", dependencies: ["RouteCompiler", "Manifests"], exclude: ["Golden"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "GitSource"]),
+        // Runs the built `gitway` binary (make unit builds it first).
+        .testTarget(name: "CLITests", dependencies: ["GitSource"]),
     ]
 )

@@ -84,16 +84,19 @@ public struct IngressSpec: Hashable, Sendable {
     public var tls: [IngressTLS]
     public var rules: [IngressRule]
     public var location: SourceLocation
+    /// The `ingressClassName` scalar, when present.
+    public var ingressClassNameLocation: SourceLocation?
 
     public init(
         ingressClassName: String? = nil, defaultBackend: IngressBackend? = nil, tls: [IngressTLS] = [],
-        rules: [IngressRule] = [], location: SourceLocation
+        rules: [IngressRule] = [], location: SourceLocation, ingressClassNameLocation: SourceLocation? = nil
     ) {
         self.ingressClassName = ingressClassName
         self.defaultBackend = defaultBackend
         self.tls = tls
         self.rules = rules
         self.location = location
+        self.ingressClassNameLocation = ingressClassNameLocation
     }
 }
 
@@ -101,11 +104,17 @@ public struct IngressTLS: Hashable, Sendable {
     public var hosts: [String]
     public var secretName: String?
     public var location: SourceLocation
+    /// The `secretName` scalar, when present.
+    public var secretNameLocation: SourceLocation?
 
-    public init(hosts: [String] = [], secretName: String? = nil, location: SourceLocation) {
+    public init(
+        hosts: [String] = [], secretName: String? = nil, location: SourceLocation,
+        secretNameLocation: SourceLocation? = nil
+    ) {
         self.hosts = hosts
         self.secretName = secretName
         self.location = location
+        self.secretNameLocation = secretNameLocation
     }
 }
 
@@ -165,11 +174,16 @@ public struct IngressServiceBackend: Hashable, Sendable {
     public var name: String
     public var port: ServicePortReference
     public var location: SourceLocation
+    /// The `port.number` or `port.name` scalar.
+    public var portLocation: SourceLocation?
 
-    public init(name: String, port: ServicePortReference, location: SourceLocation) {
+    public init(
+        name: String, port: ServicePortReference, location: SourceLocation, portLocation: SourceLocation? = nil
+    ) {
         self.name = name
         self.port = port
         self.location = location
+        self.portLocation = portLocation
     }
 }
 

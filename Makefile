@@ -1,0 +1,34 @@
+# Gitway: `make demo` builds and shows the example repository; `make test` runs the checks CI runs.
+SWIFT ?= swift
+export PATH := $(PATH):/opt/swift/usr/bin
+BIN = .build/debug/gitway
+RELEASE_BIN = .build/release/gitway
+
+.PHONY: deps build release demo test lint unit bench clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build --product gitway
+
+release: deps
+	$(SWIFT) build -c release --product gitway
+
+demo: build
+	@scripts/demo.sh $(BIN)
+
+lint:
+	$(SWIFT) format lint --strict --parallel -r Sources Tests Package.swift
+
+unit: deps
+	$(SWIFT) build --product gitway
+	$(SWIFT) test
+
+test: deps lint unit
+
+bench: deps
+	bench/run.sh
+
+clean:
+	rm -rf .build bench/out

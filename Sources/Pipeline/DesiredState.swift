@@ -1,0 +1,120 @@
+import GitSource
+import Manifests
+import RouteCompiler
+import RouteModel
+
+/// Where the routing manifests come from.
+public struct RepositoryOptions: Sendable {
+    /// A local path or a remote URL. A local directory that is not a Git repository is read from disk as is.
+    public var repository: String
+    public var branch: String
+    /// Subdirectory holding the manifests (`""` for the root).
+    public var path: String
+    public var include: [String]
+    public var exclude: [String]
+    /// Git cache and agent state; a temporary directory when `nil`.
+    public var stateDirectory: String?
+    public var credentials: GitCredentials
+    /// Serve only this MseIngressConfig's Ingresses.
+    public var gateway: String?
+
+    public init(
+        repository: String, branch: String = "main", path: String = "", include: [String] = [], exclude: [String] = [],
+        stateDirectory: String? = nil, credentials: GitCredentials = .none, gateway: String? = nil
+    ) {
+        self.repository = repository
+        self.branch = branch
+        self.path = path
+        self.include = include
+        self.exclude = exclude
+        self.stateDirectory = stateDirectory
+        self.credentials = credentials
+        self.gateway = gateway
+    }
+
+    public var filter: TreeFilter {
+        var f = TreeFilter.manifests
+        f.path = path
+        if !include.isEmpty { f.include = include }
+        f.exclude = exclude
+        return f
+    }
+}
+
+/// The desired state of one revision: its manifests, its compiled route table and every diagnostic
+/// found on the way (loading, compiling), sorted by location.
+public struct DesiredState: Sendable {
+    /// `main@sha1:<hash>`, or `directory:<path>` for a plain directory.
+    public var revision: String
+    public var commit: CommitInfo?
+    public var fileCount: Int
+    public var manifests: ManifestSet
+    public var compiled: CompileResult
+    public var diagnostics: [Diagnostic]
+
+    public var table: RouteTable { compiled.table }
+    public var isValid: Bool { !diagnostics.hasErrors }
+}
+
+/// Source → manifests → ages → compile, the desired-state half of the reconcile loop, usable alone
+/// (`gitway validate`, `gitway routes`, `gitway plan`) and by the agent.
+public enum DesiredStateLoader {
+    /// Environment problems (unknown ref, unreachable remote) throw; problems in the manifests are diagnostics.
+    public static func load(_ options: RepositoryOptions, revision rev: String? = nil) throws -> DesiredState {
+        if let directory = plainDirectory(options.repository) {
+            return try loadDirectory(directory, options: options)
+        }
+        let source = GitSource(
+            repository: options.repository, branch: options.branch, filter: options.filter,
+            stateDirectory: options.stateDirectory, credentials: options.credentials)
+        let (artifact, _) = try source.artifact(at: rev)
+        let repository = try source.open()
+        return try compile(artifact: artifact, repository: repository, options: options)
+    }
+
+    /// Compiles an artifact; `repository` supplies the history used to date objects.
+    public static func compile(
+        artifact: SourceArtifact, repository: GitRepository?, options: RepositoryOptions
+    ) throws -> DesiredState {
+        let files = artifact.files.map { ManifestFile(path: $0.path, bytes: $0.bytes) }
+        var (manifests, diagnostics) = ManifestLoader.load(files)
+        for big in artifact.oversized {
+            diagnostics.append(
+                .error(
+                    "file is \(big.size) bytes, over the \(artifact.filter.maxFileSize)-byte limit; it was not read",
+                    at: SourceLocation(file: big.path, line: 1, column: 1)))
+        }
+        var ages: [ObjectKey: Int] = [:]
+        if let repository {
+            ages = try ObjectAges.compute(
+                repository: repository, tip: artifact.commit.sha, filter: artifact.filter, tipObjects: manifests)
+        }
+        let compiled = RouteCompiler.compile(
+            manifests, options: CompileOptions(revision: artifact.revision, ages: ages, gateway: options.gateway))
+        diagnostics += compiled.diagnostics
+        return DesiredState(
+            revision: artifact.revision, commit: artifact.commit, fileCount: files.count, manifests: manifests,
+            compiled: compiled, diagnostics: diagnostics.sorted())
+    }
+
+    static func loadDirectory(_ directory: String, options: RepositoryOptions) throws -> DesiredState {
+        let files = try ManifestLoader.files(inDirectory: directory, subdirectory: options.path)
+            .filter { options.filter.matches($0.path) }
+        var (manifests, diagnostics) = ManifestLoader.load(files)
+        let revision = "directory:" + directory
+        let compiled = RouteCompiler.compile(manifests, options: CompileOptions(revision: revision, gateway: options.gateway))
+        diagnostics += compiled.diagnostics
+        manifests.objects.sort { $0.source.file < $1.source.file }
+        return DesiredState(
+            revision: revision, commit: nil, fileCount: files.count, manifests: manifests, compiled: compiled,
+            diagnostics: diagnostics.sorted())
+    }
+
+    /// A local directory that is not a Git repository root: read from disk as is.
+    static func plainDirectory(_ repository: String) -> String? {
+        if repository.contains("://") || (repository.contains("@") && repository.contains(":")) { return nil }
+        var isDirectory: Bool = false
+        guard FileSystem.isDirectory(repository, &isDirectory), isDirectory else { return nil }
+        return (try? GitRepository.open(repository)) == nil ? repository : nil
+    }
+}

@@ -1,0 +1,155 @@
+// Load + compile benchmark: generates a routing repository of N Ingresses in a real Git repository
+// (libgit2), then, in a fresh process, times reading the commit, parsing, dating and compiling it.
+//
+//   gitway-bench generate DIR [--ingresses 10000] [--hosts 2000] [--paths-per-ingress 3]
+//   gitway-bench measure DIR [--runs 3]
+import Foundation
+import GitSource
+import Manifests
+import Pipeline
+import RouteCompiler
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func option(_ name: String, _ fallback: Int) -> Int {
+    let args = CommandLine.arguments
+    if let i = args.firstIndex(of: name), i + 1 < args.count, let v = Int(args[i + 1]) { return v }
+    return fallback
+}
+
+func peakRSSMiB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF, &usage)
+    return Double(usage.ru_maxrss) / 1024  // ru_maxrss is KiB on Linux
+}
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func generate(into dir: String) throws {
+    let ingresses = option("--ingresses", 10_000)
+    let hosts = option("--hosts", 2_000)
+    let pathsPer = option("--paths-per-ingress", 3)
+    var files: [String: [UInt8]] = [:]
+    let ingressesPerFile = 100
+    // One file per 100 Ingresses, as a team-per-directory layout would have.
+    var buffer = ""
+    for i in 0..<ingresses {
+        let host = "h\(i % hosts).example.com"
+        let ns = "team\(i % 50)"
+        buffer += """
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata:
+              name: ing-\(i)
+              namespace: \(ns)
+              annotations:
+                owner: team\(i % 50)
+            spec:
+              ingressClassName: mse
+              rules:
+                - host: \(host)
+                  http:
+                    paths:
+
+            """
+        for p in 0..<pathsPer {
+            let type = p == 0 ? "Exact" : "Prefix"
+            buffer += """
+                          - path: /svc\(i)/p\(p)
+                            pathType: \(type)
+                            backend:
+                              service:
+                                name: svc-\(i % 500)
+                                port:
+                                  number: 80
+
+                """
+        }
+        buffer += "---\n"
+        if (i + 1) % ingressesPerFile == 0 || i == ingresses - 1 {
+            files["ingresses/team\(i / 1000)/batch-\(i / ingressesPerFile).yaml"] = Array(buffer.utf8)
+            buffer = ""
+        }
+    }
+    // svc-k is only ever used from namespace team(k % 50), since 500 is a multiple of 50.
+    var services = ""
+    for s in 0..<500 {
+        services += """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: svc-\(s), namespace: team\(s % 50)}
+            spec: {ports: [{name: http, port: 80, targetPort: 8080}]}
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: svc-\(s)-a, namespace: team\(s % 50), labels: {kubernetes.io/service-name: svc-\(s)}}
+            addressType: IPv4
+            ports: [{name: http, port: 8080}]
+            endpoints: [{addresses: [10.0.\(s / 250).\(s % 250 + 1)], zone: zone-a}]
+            ---
+
+            """
+    }
+    files["services/all.yaml"] = Array(services.utf8)
+    files["gateway.yaml"] = Array(
+        """
+        apiVersion: mse.alibabacloud.com/v1alpha1
+        kind: MseIngressConfig
+        metadata: {name: bench}
+        spec: {ingress: {local: {ingressClass: mse}}}
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: IngressClass
+        metadata: {name: mse}
+        spec:
+          controller: mse.alibabacloud.com/ingress
+          parameters: {apiGroup: mse.alibabacloud.com, kind: MseIngressConfig, name: bench}
+
+        """.utf8)
+    try? FileManager.default.removeItem(atPath: dir)
+    let repo = try GitRepository.create(at: dir, bare: true)
+    _ = try repo.commit(files: files, message: "Generated: \(ingresses) Ingresses over \(hosts) hosts\n")
+    let bytes = files.values.reduce(0) { $0 + $1.count }
+    print("generated \(dir): \(files.count) files, \(bytes / 1_048_576) MiB of YAML, \(ingresses) Ingresses, \(ingresses * pathsPer) paths")
+}
+
+func measure(_ dir: String) throws {
+    let runs = option("--runs", 3)
+    var best = Double.infinity
+    var summary = ""
+    for _ in 0..<runs {
+        let t0 = now()
+        let state = try DesiredStateLoader.load(RepositoryOptions(repository: dir))
+        let t1 = now()
+        best = min(best, t1 - t0)
+        summary =
+            "\(state.fileCount) files, \(state.manifests.ingresses.count) Ingresses, \(state.table.routeCount) routes, "
+            + "\(state.table.virtualHosts.count) hosts, \(state.diagnostics.count) diagnostics"
+    }
+    print(summary)
+    print(String(format: "load+compile: best of %d = %.3f s; peak RSS = %.1f MiB", runs, best, peakRSSMiB()))
+}
+
+let args = CommandLine.arguments
+guard args.count >= 3 else {
+    print("usage: gitway-bench generate|measure DIR [options]")
+    exit(2)
+}
+do {
+    switch args[1] {
+    case "generate": try generate(into: args[2])
+    case "measure": try measure(args[2])
+    default:
+        print("unknown command \(args[1])")
+        exit(2)
+    }
+} catch {
+    print("error: \(error)")
+    exit(2)
+}

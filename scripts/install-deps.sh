@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what building and testing Gitway needs and is missing, on Debian 12 (or Ubuntu).
+# Idempotent: does nothing when everything is present. Usage: scripts/install-deps.sh [--test]
+#   --test  also installs what the test suite and benchmarks use (none yet beyond the build set).
+set -euo pipefail
+
+packages=(libgit2-dev libyaml-dev libcurl4-openssl-dev pkg-config)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+    for candidate in /opt/swift/usr/bin /usr/share/swift/usr/bin; do
+        [ -x "$candidate/swift" ] && { echo "note: add $candidate to PATH"; exit 0; }
+    done
+    echo "error: no Swift toolchain found; install Swift 6.1 or newer from https://www.swift.org/install/linux/" >&2
+    exit 2
+fi
