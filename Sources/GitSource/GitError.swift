@@ -71,7 +71,9 @@ extension GitError {
         if isClass(GIT_ERROR_NET) || isClass(GIT_ERROR_SSL) || isClass(GIT_ERROR_SSH) || isClass(GIT_ERROR_HTTP) {
             return .network
         }
-        if isClass(GIT_ERROR_ODB) || isClass(GIT_ERROR_ZLIB) || isClass(GIT_ERROR_OBJECT) || isClass(GIT_ERROR_INDEXER) {
+        if isClass(GIT_ERROR_ODB) || isClass(GIT_ERROR_ZLIB) || isClass(GIT_ERROR_OBJECT)
+            || isClass(GIT_ERROR_INDEXER)
+        {
             return .corruptRepository
         }
         if isClass(GIT_ERROR_REPOSITORY) && code == GIT_ENOTFOUND.rawValue { return .notARepository }

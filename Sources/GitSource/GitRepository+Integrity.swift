@@ -16,23 +16,31 @@ extension GitRepository {
     func ensureIntact(_ oid: git_oid) throws {
         let id = hex(oid)
         if intactObjects.contains(id) { return }
-        guard try looseObjectIsIntact(oid, id) else {
+        switch try looseObjectState(oid, id) {
+        case .notLoose:
+            return
+        case .intact:
+            // Only verified loose objects are remembered: packed ones cost one failed stat and may be many.
+            intactObjects.insert(id)
+        case .damaged:
             throw GitError(kind: .corruptRepository,
                            message: "repository \(path) is corrupt: object \(id) is truncated or damaged")
         }
-        intactObjects.insert(id)
     }
 
-    /// False only when the object is stored loose and its zlib stream is incomplete or invalid.
-    private func looseObjectIsIntact(_ oid: git_oid, _ id: String) throws -> Bool {
+    private enum LooseState { case notLoose, intact, damaged }
+
+    private func looseObjectState(_ oid: git_oid, _ id: String) throws -> LooseState {
         guard let zlib = Zlib.shared, let gitDirectory = git_repository_path(handle).map({ String(cString: $0) })
-        else { return true }
+        else { return .notLoose }
         let file = gitDirectory + (gitDirectory.hasSuffix("/") ? "" : "/")
             + "objects/\(id.prefix(2))/\(id.dropFirst(2))"
-        guard let compressed = FileManager.default.contents(atPath: file), compressed.count >= 2 else { return true }
+        guard let compressed = FileManager.default.contents(atPath: file), compressed.count >= 2 else {
+            return .notLoose
+        }
         // Only the standard zlib-wrapped format is read through the looping code path.
         let b0 = compressed[compressed.startIndex], b1 = compressed[compressed.startIndex + 1]
-        guard b0 & 0x8F == 0x08, (UInt16(b0) << 8 | UInt16(b1)) % 31 == 0 else { return true }
+        guard b0 & 0x8F == 0x08, (UInt16(b0) << 8 | UInt16(b1)) % 31 == 0 else { return .notLoose }
 
         var odb: OpaquePointer?
         try check(git_repository_odb(&odb, handle), "cannot open the object database of \(path)")
@@ -52,7 +60,7 @@ extension GitRepository {
             }
         }
         // Z_OK = 0, Z_BUF_ERROR = -5 (more data than the header claims: libgit2 reports that itself).
-        return status == 0 || status == -5
+        return status == 0 || status == -5 ? .intact : .damaged
     }
 }
 

@@ -11,14 +11,17 @@ extension GitRepository {
     /// remote always maps to the same cache. A cache that cannot be opened or points elsewhere is rebuilt: it holds
     /// nothing that cannot be fetched again. Cloning happens in a temporary directory renamed into place, so an
     /// interrupted clone never leaves a half-filled cache behind.
-    public static func cache(url: String, in cacheDirectory: String, credentials: GitCredentials) throws -> GitRepository {
+    public static func cache(
+        url: String, in cacheDirectory: String, credentials: GitCredentials
+    ) throws -> GitRepository {
         LibGit2.ensureInitialized()
         let fileManager = FileManager.default
         let directory = absolute(cacheDirectory)
         do {
             try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw GitError(kind: .io, message: "cannot create cache directory \(directory): \(error.localizedDescription)")
+            throw GitError(
+                kind: .io, message: "cannot create cache directory \(directory): \(error.localizedDescription)")
         }
         if url.hasPrefix("/") && !fileManager.fileExists(atPath: url) {
             // libgit2 only recognises existing paths as local and would say "unsupported URL protocol".
@@ -33,12 +36,9 @@ extension GitRepository {
         }
         let temporary = directory + "/.tmp-\(UUID().uuidString)"
         defer { try? fileManager.removeItem(atPath: temporary) }
-        do {
+        do {  // scoped so the temporary repository is closed before it is moved
             let fresh = try create(at: temporary, bare: true)
-            var remote: OpaquePointer?
-            try fresh.check(git_remote_create(&remote, fresh.handle, "origin", url),
-                            "cannot configure remote \(redactURL(url)) in \(temporary)")
-            git_remote_free(remote)
+            try fresh.configureOrigin(url)
             try fresh.fetchAll(url: url, credentials: credentials)
         }
         do {
@@ -68,13 +68,32 @@ extension GitRepository {
         return "\(safe.isEmpty ? "repo" : safe)-\(SHA256.hexDigest(url).prefix(16)).git"
     }
 
+    /// Records `origin` in the repository config (so `git fetch` in the cache works too). Written directly:
+    /// `git_remote_create`/`git_remote_lookup` leak PCRE2 match data on every call in libgit2 1.5 (fixed in 1.6,
+    /// libgit2 PR #6382), which would add up over a long-running agent's polls.
+    func configureOrigin(_ url: String) throws {
+        var config: OpaquePointer?
+        try check(git_repository_config(&config, handle), "cannot open the config of \(path)")
+        defer { git_config_free(config) }
+        try check(git_config_set_string(config, "remote.origin.url", url), "cannot configure origin in \(path)")
+        try check(git_config_set_string(config, "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*"),
+                  "cannot configure origin in \(path)")
+    }
+
     /// The URL of the `origin` remote.
     public func originURL() throws -> String {
         try locked {
-            var remote: OpaquePointer?
-            try check(git_remote_lookup(&remote, handle, "origin"), "repository \(path) has no remote 'origin'")
-            defer { git_remote_free(remote) }
-            return git_remote_url(remote).map { String(cString: $0) } ?? ""
+            var config: OpaquePointer?
+            try check(git_repository_config_snapshot(&config, handle), "cannot read the config of \(path)")
+            defer { git_config_free(config) }
+            var buffer = git_buf()
+            defer { git_buf_dispose(&buffer) }
+            let rc = git_config_get_string_buf(&buffer, config, "remote.origin.url")
+            if rc == GIT_ENOTFOUND.rawValue {
+                throw GitError(kind: .other, message: "repository \(path) has no remote 'origin'")
+            }
+            try check(rc, "cannot read the URL of origin in \(path)")
+            return buffer.ptr.map { String(cString: $0) } ?? ""
         }
     }
 
@@ -95,8 +114,15 @@ extension GitRepository {
     }
 
     func fetchAll(url: String, credentials: GitCredentials) throws {
+        // An in-memory remote for the URL with explicit refspecs: no config lookups (see `configureOrigin`) and
+        // no url.insteadOf rewriting, so the URL fetched is exactly the one configured.
+        var createOptions = git_remote_create_options()
+        git_remote_create_options_init(&createOptions, UInt32(GIT_REMOTE_CREATE_OPTIONS_VERSION))
+        createOptions.repository = handle
+        createOptions.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF.rawValue
+            | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC.rawValue
         var remote: OpaquePointer?
-        try check(git_remote_lookup(&remote, handle, "origin"), "repository \(path) has no remote 'origin'")
+        try check(git_remote_create_with_opts(&remote, url, &createOptions), "cannot use remote \(redactURL(url))")
         defer { git_remote_free(remote) }
         let session = RemoteSession(url: url, credentials: credentials)
         var options = git_fetch_options()

@@ -51,6 +51,15 @@ extension GitRepository {
         }
     }
 
+    /// Deletes `refs/heads/<branch>` (what deleting a branch on the server does).
+    public func deleteBranch(_ branch: String) throws {
+        try locked {
+            let name = "refs/heads/\(branch)"
+            guard try referenceTarget(name) != nil else { throw unknownRef(branch) }
+            try check(git_reference_remove(handle, name), "cannot delete branch \(branch) in \(path)")
+        }
+    }
+
     /// Creates a tag: annotated (a tag object with tagger and message) when `message` is given, else lightweight.
     /// An existing tag of that name is an error, as tags are meant to be immutable.
     public func createTag(_ name: String, at sha: String, message: String? = nil) throws {
@@ -126,12 +135,14 @@ private final class TreeNode {
         self.init()
         for (path, bytes) in files {
             let segments = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-            guard !segments.isEmpty, !segments.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." || $0 == ".git" })
+            let invalid: Set<String> = ["", ".", "..", ".git"]
+            guard !segments.isEmpty, !segments.contains(where: invalid.contains)
             else { throw GitError(kind: .other, message: "invalid file path '\(path)' for a commit") }
             var node = self
             for segment in segments.dropLast() {
                 guard node.files[segment] == nil else {
-                    throw GitError(kind: .other, message: "'\(path)' needs '\(segment)' to be both a file and a directory")
+                    throw GitError(
+                        kind: .other, message: "'\(path)' needs '\(segment)' to be both a file and a directory")
                 }
                 if let next = node.directories[segment] {
                     node = next

@@ -55,7 +55,9 @@ public final class GitRepository: @unchecked Sendable {
     }
 
     /// Creates a new repository whose HEAD points at the unborn `initialBranch`.
-    public static func create(at path: String, bare: Bool = false, initialBranch: String = "main") throws -> GitRepository {
+    public static func create(
+        at path: String, bare: Bool = false, initialBranch: String = "main"
+    ) throws -> GitRepository {
         LibGit2.ensureInitialized()
         let absolutePath = absolute(path)
         var options = git_repository_init_options()
@@ -296,6 +298,26 @@ public final class GitRepository: @unchecked Sendable {
             files.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
             oversized.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
             return (files, oversized)
+        }
+    }
+
+    /// The contents of the given repo-relative paths in a commit; paths that are absent (or not regular
+    /// files) are missing from the result. Used to read just the files a commit changed.
+    public func readFiles(commit sha: String, paths: [String]) throws -> [String: [UInt8]] {
+        try locked {
+            guard let tree = try tree(ofCommit: sha, subdirectory: "") else { return [:] }
+            defer { git_tree_free(tree) }
+            var result: [String: [UInt8]] = [:]
+            for filePath in paths {
+                var entry: OpaquePointer?
+                guard git_tree_entry_bypath(&entry, tree, filePath) == 0, let entry else { continue }
+                defer { git_tree_entry_free(entry) }
+                guard git_tree_entry_type(entry) == GIT_OBJECT_BLOB, git_tree_entry_filemode(entry) != GIT_FILEMODE_LINK,
+                    let oid = git_tree_entry_id(entry)
+                else { continue }
+                result[filePath] = try readBlob(oid, filePath)
+            }
+            return result
         }
     }
 

@@ -73,6 +73,10 @@ public struct SHA256: Sendable {
         hash(Array(string.utf8)).hexString
     }
 
+    public static func hexDigest<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+        hash(bytes).hexString
+    }
+
     private mutating func compress(_ block: UnsafePointer<UInt8>) {
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
             compress(block, schedule: w)
@@ -82,7 +86,7 @@ public struct SHA256: Sendable {
     private mutating func compress(_ block: UnsafePointer<UInt8>, schedule w: UnsafeMutableBufferPointer<UInt32>) {
         for i in 0..<16 {
             let j = 4 * i
-            w[i] = UInt32(block[j]) << 24 | UInt32(block[j + 1]) << 16 | UInt32(block[j + 2]) << 8 | UInt32(block[j + 3])
+            w[i] = bigEndianWord(block[j], block[j + 1], block[j + 2], block[j + 3])
         }
         for i in 16..<64 {
             let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
@@ -119,7 +123,7 @@ struct SHA1 {
         for chunk in stride(from: 0, to: data.count, by: 64) {
             for i in 0..<16 {
                 let j = chunk + 4 * i
-                w[i] = UInt32(data[j]) << 24 | UInt32(data[j + 1]) << 16 | UInt32(data[j + 2]) << 8 | UInt32(data[j + 3])
+                w[i] = bigEndianWord(data[j], data[j + 1], data[j + 2], data[j + 3])
             }
             for i in 16..<80 { w[i] = rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1) }
             var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4]
@@ -147,12 +151,16 @@ struct SHA1 {
     }
 }
 
+@inline(__always) private func bigEndianWord(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) -> UInt32 {
+    UInt32(a) << 24 | UInt32(b) << 16 | UInt32(c) << 8 | UInt32(d)
+}
+
 @inline(__always) private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 @inline(__always) private func rotl(_ x: UInt32, _ n: UInt32) -> UInt32 { (x << n) | (x >> (32 - n)) }
 
 extension Sequence where Element == UInt8 {
-    /// Lower-case hexadecimal.
-    public var hexString: String {
+    /// Lower-case hexadecimal. Internal so it cannot clash with similar helpers in importing modules.
+    var hexString: String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         for byte in self {

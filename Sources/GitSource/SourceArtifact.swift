@@ -4,7 +4,7 @@ public struct SourceArtifact: Sendable {
     /// The branch followed, or the ref asked for.
     public var branch: String
     public var commit: CommitInfo
-    /// "<branch>@sha1:<sha>", as Flux prints revisions.
+    /// "<branch>@sha1:<sha>", as Flux prints revisions; "sha1:<sha>" when a commit was asked for by its sha.
     public var revision: String
     public var filter: TreeFilter
     /// Sorted by path (byte order).
@@ -21,7 +21,8 @@ public struct SourceArtifact: Sendable {
     ) {
         self.branch = branch
         self.commit = commit
-        self.revision = "\(branch)@sha1:\(commit.sha)"
+        let askedBySha = branch.count >= 4 && commit.sha.hasPrefix(branch.lowercased())
+        self.revision = askedBySha ? "sha1:\(commit.sha)" : "\(branch)@sha1:\(commit.sha)"
         self.filter = filter
         self.files = files
         self.oversized = oversized

@@ -90,7 +90,7 @@ public enum DesiredStateLoader {
                 repository: repository, tip: artifact.commit.sha, filter: artifact.filter, tipObjects: manifests)
         }
         let compiled = RouteCompiler.compile(
-            manifests, options: CompileOptions(revision: artifact.revision, ages: ages, gateway: options.gateway))
+            manifests, options: CompileOptions(revision: artifact.commit.sha, ages: ages, gateway: options.gateway))
         diagnostics += compiled.diagnostics
         return DesiredState(
             revision: artifact.revision, commit: artifact.commit, fileCount: files.count, manifests: manifests,

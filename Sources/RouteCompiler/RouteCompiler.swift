@@ -3,7 +3,7 @@ import RouteModel
 
 /// What the compiler needs besides the manifests.
 public struct CompileOptions: Sendable {
-    /// The revision being compiled (`main@sha1:<hash>`), copied into the table.
+    /// The commit being compiled (its sha), copied into the table.
     public var revision: String?
     /// Age of each object: a smaller number is older. The agent uses the position, in the branch's
     /// first-parent history, of the commit that first introduced the object, because Git has no

@@ -8,7 +8,8 @@ import Foundation
 /// is byte-identical for the same commit on every machine, so it can be hashed, diffed and stored
 /// as a golden file. It never carries secret material, only references to Secrets.
 public struct RouteTable: Codable, Sendable, Equatable {
-    /// The revision this table was compiled from, `branch@sha1:<hash>`, when known.
+    /// The commit this table was compiled from (its full sha), when known. Only the commit, not the ref
+    /// name, so the same commit gives the same bytes however it was asked for.
     public var revision: String?
     /// Sorted in matching order: exact hosts, then wildcard hosts, then the catch-all `*`.
     public var virtualHosts: [VirtualHost]

@@ -249,7 +249,9 @@ import Testing
             #expect { try fresh.readTree(commit: "main", filter: .manifests) } throws: {
                 ($0 as? GitError)?.kind == .corruptRepository
             }
-            #expect { try fresh.firstParentHistory(from: sha) } throws: { ($0 as? GitError)?.kind == .corruptRepository }
+            #expect { try fresh.firstParentHistory(from: sha) } throws: {
+                ($0 as? GitError)?.kind == .corruptRepository
+            }
         }
     }
 

@@ -39,6 +39,15 @@ import Testing
             #expect(!again.freshlyCloned)
             #expect(try again.resolve("main") == c2)
 
+            // Branches deleted upstream are pruned from the cache.
+            try upstream.setBranch("doomed", to: c1)
+            _ = try cache.fetch(branch: "main", credentials: .none)
+            #expect(try cache.resolve("origin/doomed") == c1)
+            try upstream.deleteBranch("doomed")
+            _ = try cache.fetch(branch: "main", credentials: .none)
+            #expect(throws: GitError.self) { try cache.resolve("origin/doomed") }
+            #expect(throws: GitError.self) { try upstream.deleteBranch("doomed") }
+
             #expect { try cache.fetch(branch: "nope", credentials: .none) } throws: { error in
                 guard let error = error as? GitError else { return false }
                 return error.kind == .unknownRef && error.remote == url && "\(error)".contains("'nope'")
@@ -51,7 +60,8 @@ import Testing
             let upstream = try GitRepository.create(at: tmp.appending("up"), bare: true)
             _ = try upstream.commit(files: ["a.yaml": bytes("1")], message: "c1")
             let c2 = try upstream.commit(files: ["a.yaml": bytes("2")], message: "c2")
-            let cache = try GitRepository.cache(url: "file://" + upstream.path, in: tmp.appending("c"), credentials: .none)
+            let url = "file://" + upstream.path
+            let cache = try GitRepository.cache(url: url, in: tmp.appending("c"), credentials: .none)
             #expect(try cache.resolve("main") == c2)
 
             let unrelated = try upstream.commit(files: ["b.yaml": bytes("x")], message: "rewrite", branch: "tmp",
@@ -95,7 +105,7 @@ import Testing
 
             let pinned = try source.artifact(at: c1)
             #expect(pinned.changed)
-            #expect(pinned.artifact.revision == "\(c1)@sha1:\(c1)")
+            #expect(pinned.artifact.revision == "sha1:\(c1)")
             #expect(pinned.artifact.digest == first.artifact.digest)
 
             #expect { try source.artifact(at: "nope") } throws: { error in

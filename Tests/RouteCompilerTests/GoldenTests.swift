@@ -25,7 +25,7 @@ struct GoldenTests {
             .map { ManifestFile(path: $0, bytes: Array(try Data(contentsOf: input.appendingPathComponent($0)))) }
         let (set, loadDiagnostics) = ManifestLoader.load(files)
 
-        var options = CompileOptions(revision: "main@sha1:0000000000000000000000000000000000000000")
+        var options = CompileOptions(revision: "0000000000000000000000000000000000000000")
         if let ages = try? String(contentsOf: dir.appendingPathComponent("ages.txt"), encoding: .utf8) {
             for line in ages.split(separator: "\n") where !line.hasPrefix("#") {
                 let parts = line.split(separator: " ")

@@ -21,7 +21,7 @@ func option(_ name: String, _ fallback: Int) -> Int {
 
 func peakRSSMiB() -> Double {
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_maxrss) / 1024  // ru_maxrss is KiB on Linux
 }
 
