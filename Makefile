@@ -19,7 +19,7 @@ demo: build
 	@scripts/demo.sh $(BIN)
 
 lint:
-	$(SWIFT) format lint --strict --parallel -r Sources Tests Package.swift
+	$(SWIFT) format lint --strict --parallel -r Sources Tests bench Package.swift
 
 unit: deps
 	$(SWIFT) build --product gitway

@@ -2,9 +2,9 @@ import CGit2
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Guard against a libgit2 1.5 bug: reading a *truncated* loose object makes libgit2 loop forever inside zlib
@@ -23,8 +23,9 @@ extension GitRepository {
             // Only verified loose objects are remembered: packed ones cost one failed stat and may be many.
             intactObjects.insert(id)
         case .damaged:
-            throw GitError(kind: .corruptRepository,
-                           message: "repository \(path) is corrupt: object \(id) is truncated or damaged")
+            throw GitError(
+                kind: .corruptRepository,
+                message: "repository \(path) is corrupt: object \(id) is truncated or damaged")
         }
     }
 
@@ -33,7 +34,8 @@ extension GitRepository {
     private func looseObjectState(_ oid: git_oid, _ id: String) throws -> LooseState {
         guard let zlib = Zlib.shared, let gitDirectory = git_repository_path(handle).map({ String(cString: $0) })
         else { return .notLoose }
-        let file = gitDirectory + (gitDirectory.hasSuffix("/") ? "" : "/")
+        let file =
+            gitDirectory + (gitDirectory.hasSuffix("/") ? "" : "/")
             + "objects/\(id.prefix(2))/\(id.dropFirst(2))"
         guard let compressed = FileManager.default.contents(atPath: file), compressed.count >= 2 else {
             return .notLoose
@@ -55,8 +57,9 @@ extension GitRepository {
         var outputLength = UInt(capacity)
         let status = compressed.withUnsafeBytes { input in
             output.withUnsafeMutableBufferPointer { out in
-                zlib.uncompress(out.baseAddress, &outputLength, input.bindMemory(to: UInt8.self).baseAddress,
-                                UInt(input.count))
+                zlib.uncompress(
+                    out.baseAddress, &outputLength, input.bindMemory(to: UInt8.self).baseAddress,
+                    UInt(input.count))
             }
         }
         // Z_OK = 0, Z_BUF_ERROR = -5 (more data than the header claims: libgit2 reports that itself).
@@ -67,9 +70,10 @@ extension GitRepository {
 /// zlib's `uncompress`, looked up at run time in the zlib that libgit2 already loaded (this module may only
 /// import libgit2's headers).
 struct Zlib: @unchecked Sendable {
-    typealias Uncompress = @convention(c) (
-        UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<UInt>?, UnsafePointer<UInt8>?, UInt
-    ) -> Int32
+    typealias Uncompress =
+        @convention(c) (
+            UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<UInt>?, UnsafePointer<UInt8>?, UInt
+        ) -> Int32
 
     let uncompress: Uncompress
 

@@ -9,8 +9,9 @@ extension GitRepository {
             let signature = try makeSignature(name: "Gitway", email: "gitway@gitway.invalid", time: nil)
             defer { git_signature_free(signature) }
             var noteID = git_oid()
-            let rc = git_note_create(&noteID, handle, "refs/notes/\(namespace)", signature, signature, &oid, message,
-                                     overwrite ? 1 : 0)
+            let rc = git_note_create(
+                &noteID, handle, "refs/notes/\(namespace)", signature, signature, &oid, message,
+                overwrite ? 1 : 0)
             if rc == GIT_EEXISTS.rawValue {
                 throw GitError(kind: .other, message: "commit \(hex(oid)) already has a \(namespace) note in \(path)")
             }

@@ -61,10 +61,11 @@ extension GitRepository {
         while hint.hasSuffix("/") { hint.removeLast() }
         if hint.hasSuffix(".git") { hint.removeLast(4) }
         let last = hint.split(whereSeparator: { $0 == "/" || $0 == ":" }).last.map(String.init) ?? "repo"
-        let safe = String(last.unicodeScalars.map { scalar -> Character in
-            CharacterSet.alphanumerics.contains(scalar) || scalar == "-" || scalar == "_" || scalar == "."
-                ? Character(scalar) : "_"
-        }.prefix(40))
+        let safe = String(
+            last.unicodeScalars.map { scalar -> Character in
+                CharacterSet.alphanumerics.contains(scalar) || scalar == "-" || scalar == "_" || scalar == "."
+                    ? Character(scalar) : "_"
+            }.prefix(40))
         return "\(safe.isEmpty ? "repo" : safe)-\(SHA256.hexDigest(url).prefix(16)).git"
     }
 
@@ -76,8 +77,9 @@ extension GitRepository {
         try check(git_repository_config(&config, handle), "cannot open the config of \(path)")
         defer { git_config_free(config) }
         try check(git_config_set_string(config, "remote.origin.url", url), "cannot configure origin in \(path)")
-        try check(git_config_set_string(config, "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*"),
-                  "cannot configure origin in \(path)")
+        try check(
+            git_config_set_string(config, "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*"),
+            "cannot configure origin in \(path)")
     }
 
     /// The URL of the `origin` remote.
@@ -106,8 +108,9 @@ extension GitRepository {
             let previous = try? referenceTarget(trackingRef)
             try fetchAll(url: url, credentials: credentials)
             guard let tip = try referenceTarget(trackingRef) else {
-                throw GitError(kind: .unknownRef, remote: redactURL(url),
-                               message: "branch '\(branch)' does not exist on the remote")
+                throw GitError(
+                    kind: .unknownRef, remote: redactURL(url),
+                    message: "branch '\(branch)' does not exist on the remote")
             }
             return FetchResult(previousTip: previous.flatMap { $0 }.map { hex($0) }, tip: hex(tip))
         }
@@ -119,7 +122,8 @@ extension GitRepository {
         var createOptions = git_remote_create_options()
         git_remote_create_options_init(&createOptions, UInt32(GIT_REMOTE_CREATE_OPTIONS_VERSION))
         createOptions.repository = handle
-        createOptions.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF.rawValue
+        createOptions.flags =
+            GIT_REMOTE_CREATE_SKIP_INSTEADOF.rawValue
             | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC.rawValue
         var remote: OpaquePointer?
         try check(git_remote_create_with_opts(&remote, url, &createOptions), "cannot use remote \(redactURL(url))")
@@ -153,8 +157,10 @@ extension GitRepository {
         guard branchRef.hasPrefix("refs/heads/") else { return }
         let target = "refs/remotes/origin/" + branchRef.dropFirst("refs/heads/".count)
         var reference: OpaquePointer?
-        if git_reference_symbolic_create(&reference, handle, "refs/remotes/origin/HEAD", target, 1,
-                                         "gitway: remote HEAD") == 0 {
+        if git_reference_symbolic_create(
+            &reference, handle, "refs/remotes/origin/HEAD", target, 1,
+            "gitway: remote HEAD") == 0
+        {
             git_reference_free(reference)
         } else {
             git_error_clear()

@@ -35,8 +35,9 @@ extension GitRepository {
             defer { git_signature_free(signature) }
             var commitID = git_oid()
             try check(
-                git_commit_create(&commitID, handle, nil, signature, signature, nil, message, tree,
-                                  parentCommits.count, &parentCommits),
+                git_commit_create(
+                    &commitID, handle, nil, signature, signature, nil, message, tree,
+                    parentCommits.count, &parentCommits),
                 "cannot create a commit in \(path)")
             try moveReference(branchRef, to: &commitID, log: "commit: \(message.prefix(60))")
             return hex(commitID)
@@ -72,11 +73,13 @@ extension GitRepository {
             if let message {
                 let tagger = try makeSignature(name: "Gitway", email: "gitway@gitway.invalid", time: nil)
                 defer { git_signature_free(tagger) }
-                try check(git_tag_create(&tagID, handle, name, target, tagger, message, 0),
-                          "cannot create tag '\(name)' in \(path)")
+                try check(
+                    git_tag_create(&tagID, handle, name, target, tagger, message, 0),
+                    "cannot create tag '\(name)' in \(path)")
             } else {
-                try check(git_tag_create_lightweight(&tagID, handle, name, target, 0),
-                          "cannot create tag '\(name)' in \(path)")
+                try check(
+                    git_tag_create_lightweight(&tagID, handle, name, target, 0),
+                    "cannot create tag '\(name)' in \(path)")
             }
         }
     }
@@ -91,8 +94,9 @@ extension GitRepository {
     func makeSignature(name: String, email: String, time: Int64?) throws -> UnsafeMutablePointer<git_signature> {
         var signature: UnsafeMutablePointer<git_signature>?
         let seconds = time ?? Int64(Date().timeIntervalSince1970)
-        try check(git_signature_new(&signature, name, email, git_time_t(seconds), 0),
-                  "invalid signature \(name) <\(email)>")
+        try check(
+            git_signature_new(&signature, name, email, git_time_t(seconds), 0),
+            "invalid signature \(name) <\(email)>")
         guard let signature else { throw GitError(kind: .other, message: "cannot create signature") }
         return signature
     }
@@ -110,13 +114,15 @@ extension GitRepository {
                 git_blob_create_from_buffer(&blobID, handle, buffer.baseAddress, bytes.count)
             }
             try check(rc, "cannot write blob \(name) in \(path)")
-            try check(git_treebuilder_insert(nil, builder, name, &blobID, GIT_FILEMODE_BLOB),
-                      "cannot add \(name) to a tree in \(path)")
+            try check(
+                git_treebuilder_insert(nil, builder, name, &blobID, GIT_FILEMODE_BLOB),
+                "cannot add \(name) to a tree in \(path)")
         }
         for (name, child) in node.directories {
             var subtreeID = try writeTree(child)
-            try check(git_treebuilder_insert(nil, builder, name, &subtreeID, GIT_FILEMODE_TREE),
-                      "cannot add \(name)/ to a tree in \(path)")
+            try check(
+                git_treebuilder_insert(nil, builder, name, &subtreeID, GIT_FILEMODE_TREE),
+                "cannot add \(name)/ to a tree in \(path)")
         }
         var treeID = git_oid()
         try check(git_treebuilder_write(&treeID, builder), "cannot write a tree in \(path)")

@@ -33,7 +33,8 @@ public final class GitRepository: @unchecked Sendable {
     }
 
     static func absolute(_ path: String) -> String {
-        let url = path.hasPrefix("/")
+        let url =
+            path.hasPrefix("/")
             ? URL(fileURLWithPath: path)
             : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(path)
         let standardized = url.standardizedFileURL.path
@@ -110,7 +111,8 @@ public final class GitRepository: @unchecked Sendable {
         if let oid = parseOID(name) {
             return try peelToCommit(oid, asked: ref, missingIsUnknown: true)
         }
-        let candidates = name.hasPrefix("refs/")
+        let candidates =
+            name.hasPrefix("refs/")
             ? [name]
             : ["refs/heads/\(name)", "refs/remotes/origin/\(name)", "refs/tags/\(name)", "refs/remotes/\(name)"]
         for candidate in candidates {
@@ -287,8 +289,9 @@ public final class GitRepository: @unchecked Sendable {
                 let oid = git_tree_entry_id(entry)!
                 var size = 0
                 var type = GIT_OBJECT_INVALID
-                try check(git_odb_read_header(&size, &type, odb, oid),
-                          "cannot read \(filePath) (blob \(hex(oid))) in \(path)")
+                try check(
+                    git_odb_read_header(&size, &type, odb, oid),
+                    "cannot read \(filePath) (blob \(hex(oid))) in \(path)")
                 if size > filter.maxFileSize {
                     oversized.append((path: filePath, size: size))
                     return

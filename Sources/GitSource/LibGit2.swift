@@ -1,9 +1,9 @@
 import CGit2
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Process-wide libgit2 initialisation. libgit2 is ref-counted; we initialise once, lazily, and never shut

@@ -8,6 +8,14 @@ import RouteModel
 enum BackendResolver {
     /// The cluster's name, or `nil` after reporting why the backend cannot be used.
     static func cluster(for backend: IngressServiceBackend, namespace: String, into b: inout Builder) -> String? {
+        let cacheKey = BackendKey(namespace: namespace, service: backend.name, port: backend.port)
+        if let known = b.resolvedBackends[cacheKey] { return known }
+        let resolved = resolve(backend, namespace: namespace, into: &b)
+        b.resolvedBackends[cacheKey] = .some(resolved)
+        return resolved
+    }
+
+    static func resolve(_ backend: IngressServiceBackend, namespace: String, into b: inout Builder) -> String? {
         let serviceKey = ObjectIndex.key(namespace, backend.name)
         guard let service = b.index.services[serviceKey] else {
             let portLabel: String
@@ -103,6 +111,13 @@ enum BackendResolver {
     static func fallbackPort(_ slice: EndpointSlice, _ port: ServicePort) -> EndpointPort? {
         slice.ports.count == 1 ? slice.ports[0] : nil
     }
+}
+
+/// A backend as an Ingress names it; resolved once per compilation.
+struct BackendKey: Hashable {
+    var namespace: String
+    var service: String
+    var port: ServicePortReference
 }
 
 extension ServicePortReference {

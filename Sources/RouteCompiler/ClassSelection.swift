@@ -21,7 +21,7 @@ enum ClassSelection {
     static let knownControllers: Set<String> = ["mse.alibabacloud.com/ingress", "higress.io/higress-controller"]
 
     static func run(_ b: inout Builder) {
-        let ingresses = b.manifests.ingresses.sorted(by: b.ageOrder)
+        let ingresses = b.oldestFirst(b.manifests.ingresses)
         let classes = b.manifests.ingressClasses
         var configs = b.manifests.mseIngressConfigs
         if let gateway = b.options.gateway {
@@ -71,7 +71,8 @@ enum ClassSelection {
             if let reason = exclusionReason(
                 ingress: ingress, effectiveClass: effective, gateways: gateways, controllerClasses: controllerClasses)
             {
-                b.report(.warning("Ingress \(ingress.key.namespace)/\(ingress.key.name) is not served: \(reason)", at: ingress.source.location))
+                b.report(
+                    .warning("Ingress \(ingress.key.namespace)/\(ingress.key.name) is not served: \(reason)", at: ingress.source.location))
                 b.excluded.append(.init(ingress: ingress.key, reason: reason))
             } else {
                 b.selected.append(ingress)

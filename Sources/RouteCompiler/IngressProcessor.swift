@@ -12,8 +12,16 @@ enum IngressProcessor {
         var location: SourceLocation
     }
 
+    /// What two routes must share to conflict: host and match (a struct key avoids building strings per path).
+    struct Identity: Hashable {
+        var host: String
+        var kind: PathMatch.Kind?  // nil: the defaultBackend of the host
+        var path: String
+    }
+
     static func run(_ b: inout Builder) {
-        var claims: [String: Claim] = [:]
+        var claims: [Identity: Claim] = [:]
+        claims.reserveCapacity(b.selected.reduce(0) { n, i in n + i.spec.rules.reduce(0) { $0 + ($1.paths?.count ?? 0) } })
         for (position, ingress) in b.selected.enumerated() {
             let problems = IngressValidation.validate(ingress)
             if problems.hasErrors {
@@ -32,17 +40,19 @@ enum IngressProcessor {
 
     /// Adds the routes of `spec.rules`; returns the hosts where this Ingress has a plain `Prefix /`.
     static func addRules(
-        of ingress: Ingress, position: Int, claims: inout [String: Claim], into b: inout Builder
+        of ingress: Ingress, position: Int, claims: inout [Identity: Claim], into b: inout Builder
     ) -> Set<String> {
         let owner = ingress.key
-        var own: Set<String> = []
+        let ownerName = owner.namespace + "/" + owner.name
+        let objectName = "Ingress/" + ownerName
+        var own: Set<Identity> = []
         var rootPrefixHosts: Set<String> = []
         for (ruleIndex, rule) in ingress.spec.rules.enumerated() {
             let host = rule.host ?? "*"
             for (pathIndex, path) in (rule.paths ?? []).enumerated() {
                 let location = path.pathLocation ?? path.location
                 let match = pathMatch(path)
-                let identity = host + " " + match.kind.rawValue + " " + normalized(match)
+                let identity = Identity(host: host, kind: match.kind, path: normalized(match))
                 if own.contains(identity) {
                     b.report(.warning("duplicate path \(match) for host \(host) in the same Ingress; the first is used", at: location))
                     continue
@@ -69,10 +79,10 @@ enum IngressProcessor {
                 claims[identity] = Claim(owner: owner, location: location)
                 if match.kind == .prefix && normalized(match) == "/" { rootPrefixHosts.insert(host) }
                 let route = Route(
-                    name: "\(owner.namespace)/\(owner.name)#r\(ruleIndex).p\(pathIndex)",
+                    name: ownerName + "#r" + String(ruleIndex) + ".p" + String(pathIndex),
                     match: RouteMatch(path: match),
                     action: .forward(to: cluster),
-                    source: RouteSource(object: owner.description, location: location))
+                    source: RouteSource(object: objectName, location: location))
                 b.routes[host, default: []].append(
                     PendingRoute(route: route, order: (position, ruleIndex, pathIndex), isDefaultBackend: false))
             }
@@ -84,7 +94,7 @@ enum IngressProcessor {
     /// host of the Ingress that has no `Prefix /` route of its own.
     static func addDefaultBackend(
         _ backend: IngressBackend, of ingress: Ingress, position: Int, skipping: Set<String>,
-        claims: inout [String: Claim], into b: inout Builder
+        claims: inout [Identity: Claim], into b: inout Builder
     ) {
         let owner = ingress.key
         guard let service = backend.service else {
@@ -95,7 +105,7 @@ enum IngressProcessor {
         var hosts: [String] = ["*"]
         for rule in ingress.spec.rules where !hosts.contains(rule.host ?? "*") { hosts.append(rule.host ?? "*") }
         for host in hosts where !skipping.contains(host) {
-            let identity = "default " + host
+            let identity = Identity(host: host, kind: nil, path: "")
             if let claim = claims[identity] {
                 b.report(
                     .warning(
@@ -105,7 +115,7 @@ enum IngressProcessor {
                 continue
             }
             // An explicit `Prefix /` route on the host already catches everything.
-            if claims[host + " Prefix /"] != nil { continue }
+            if claims[Identity(host: host, kind: .prefix, path: "/")] != nil { continue }
             claims[identity] = Claim(owner: owner, location: backend.location)
             let route = Route(
                 name: "\(owner.namespace)/\(owner.name)#default",

@@ -32,29 +32,40 @@ enum IngressValidation {
     }
 
     /// A DNS-1123 subdomain, or `*.` followed by one; never an IP address, never a port.
+    /// One pass over the bytes: this runs for every rule of every Ingress.
     static func hostProblem(_ host: String) -> String? {
-        if host.isEmpty { return "must not be empty" }
-        if host.contains(":") { return "must not contain a port" }
-        var name = Substring(host)
-        if name.hasPrefix("*.") {
-            name = name.dropFirst(2)
-        } else if name.contains("*") {
+        var bytes = Array(host.utf8)
+        if bytes.isEmpty { return "must not be empty" }
+        if bytes.contains(UInt8(ascii: ":")) { return "must not contain a port" }
+        if bytes.count > 2 && bytes[0] == UInt8(ascii: "*") && bytes[1] == UInt8(ascii: ".") {
+            bytes.removeFirst(2)
+        } else if bytes.contains(UInt8(ascii: "*")) {
             return "a wildcard is allowed only as the whole first label (\"*.example.com\")"
         }
-        if isIPv4(name) { return "must be a DNS name, not an IP address" }
-        if name.count > 253 { return "must be at most 253 characters" }
-        for label in name.split(separator: ".", omittingEmptySubsequences: false) {
-            if label.isEmpty || label.count > 63 { return "each label must have 1 to 63 characters" }
-            let ok = label.utf8.allSatisfy { c in (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == 45 }
-            if !ok { return "must consist of lowercase letters, digits, '-' and '.'" }
-            if label.first == "-" || label.last == "-" { return "labels must start and end with a letter or digit" }
+        if bytes.count > 253 { return "must be at most 253 characters" }
+        var labelStart = 0
+        var labels = 0
+        var allDigitsAndDots = true
+        for i in 0...bytes.count {
+            if i == bytes.count || bytes[i] == UInt8(ascii: ".") {
+                let length = i - labelStart
+                if length == 0 || length > 63 { return "each label must have 1 to 63 characters" }
+                if bytes[labelStart] == UInt8(ascii: "-") || bytes[i - 1] == UInt8(ascii: "-") {
+                    return "labels must start and end with a letter or digit"
+                }
+                labels += 1
+                labelStart = i + 1
+                continue
+            }
+            let c = bytes[i]
+            let isDigit = c >= 48 && c <= 57
+            if !isDigit { allDigitsAndDots = false }
+            if !(isDigit || (c >= 97 && c <= 122) || c == UInt8(ascii: "-")) {
+                return "must consist of lowercase letters, digits, '-' and '.'"
+            }
         }
+        if allDigitsAndDots && labels == 4 { return "must be a DNS name, not an IP address" }
         return nil
-    }
-
-    static func isIPv4(_ s: Substring) -> Bool {
-        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { p in !p.isEmpty && p.count <= 3 && p.allSatisfy(\.isNumber) }
     }
 
     static func pathProblem(_ path: String?, type: PathType) -> String? {
@@ -63,11 +74,28 @@ enum IngressValidation {
         }
         guard path.hasPrefix("/") else { return "path \"\(path)\" must be absolute (start with '/')" }
         guard type != .implementationSpecific else { return nil }
-        for bad in ["//", "/./", "/../", "%2f", "%2F"] where path.contains(bad) {
-            return "path \"\(path)\" must not contain '\(bad)'"
-        }
+        if let bad = forbiddenSequence(in: path) { return "path \"\(path)\" must not contain '\(bad)'" }
         for bad in ["/..", "/."] where path.hasSuffix(bad) {
             return "path \"\(path)\" must not end with '\(bad)'"
+        }
+        return nil
+    }
+
+    /// The first of `//`, `/./`, `/../`, `%2f`, `%2F` in `path`: one pass over the bytes, since this runs for every path.
+    static func forbiddenSequence(in path: String) -> String? {
+        let bytes = Array(path.utf8)
+        for i in bytes.indices {
+            let rest = bytes.count - i
+            if bytes[i] == UInt8(ascii: "/") && rest >= 2 {
+                if bytes[i + 1] == UInt8(ascii: "/") { return "//" }
+                if bytes[i + 1] == UInt8(ascii: ".") && rest >= 3 && bytes[i + 2] == UInt8(ascii: "/") { return "/./" }
+                if bytes[i + 1] == UInt8(ascii: ".") && rest >= 4 && bytes[i + 2] == UInt8(ascii: ".") && bytes[i + 3] == UInt8(ascii: "/") {
+                    return "/../"
+                }
+            } else if bytes[i] == UInt8(ascii: "%") && rest >= 3 && bytes[i + 1] == UInt8(ascii: "2") {
+                if bytes[i + 2] == UInt8(ascii: "f") { return "%2f" }
+                if bytes[i + 2] == UInt8(ascii: "F") { return "%2F" }
+            }
         }
         return nil
     }

@@ -64,6 +64,8 @@ struct Builder {
     /// Routes by host, in insertion (age) order; sorted at the end.
     var routes: [String: [PendingRoute]] = [:]
     var clusters: [String: Cluster] = [:]
+    /// Cluster name (or `nil`: unusable, already reported) per backend reference.
+    var resolvedBackends: [BackendKey: String?] = [:]
     var tls: [TLSBinding] = []
 
     init(manifests: ManifestSet, options: CompileOptions) {
@@ -75,12 +77,16 @@ struct Builder {
     mutating func report(_ d: Diagnostic) { diagnostics.append(d) }
 
     /// Oldest first: age, then namespace/name (ingress-nginx and Higress order by creation time the same way).
-    func ageOrder(_ a: Ingress, _ b: Ingress) -> Bool {
-        let ka = ObjectKey(kind: "Ingress", namespace: a.metadata.namespace, name: a.metadata.name)
-        let kb = ObjectKey(kind: "Ingress", namespace: b.metadata.namespace, name: b.metadata.name)
-        let (x, y) = (options.ages[ka] ?? .max, options.ages[kb] ?? .max)
-        if x != y { return x < y }
-        return (ka.namespace, ka.name) < (kb.namespace, kb.name)
+    /// Sorts indices on precomputed keys: moving whole Ingress values through a sort costs more than the rest.
+    func oldestFirst(_ ingresses: [Ingress]) -> [Ingress] {
+        let keys = ingresses.map { ($0.key, options.ages[$0.key] ?? .max) }
+        let order = ingresses.indices.sorted { i, j in
+            let (a, b) = (keys[i], keys[j])
+            if a.1 != b.1 { return a.1 < b.1 }
+            if a.0.namespace != b.0.namespace { return a.0.namespace < b.0.namespace }
+            return a.0.name < b.0.name
+        }
+        return order.map { ingresses[$0] }
     }
 
     func finish() -> CompileResult {

@@ -29,13 +29,17 @@ struct RepositoryArguments: ParsableArguments {
     @Option(name: .customLong("state-dir"), help: ArgumentHelp("Where remote clones are cached.", valueName: "dir"))
     var stateDirectory: String?
 
-    @Option(name: .customLong("token-file"), help: ArgumentHelp("File holding an HTTPS access token (or set GITWAY_GIT_TOKEN).", valueName: "file"))
+    @Option(
+        name: .customLong("token-file"),
+        help: ArgumentHelp("File holding an HTTPS access token (or set GITWAY_GIT_TOKEN).", valueName: "file"))
     var tokenFile: String?
 
     @Option(name: .customLong("ssh-key"), help: ArgumentHelp("Private key for ssh:// remotes.", valueName: "file"))
     var sshKey: String?
 
-    @Option(name: .customLong("known-hosts"), help: ArgumentHelp("known_hosts file that must list an ssh remote's host key.", valueName: "file"))
+    @Option(
+        name: .customLong("known-hosts"), help: ArgumentHelp("known_hosts file that must list an ssh remote's host key.", valueName: "file")
+    )
     var knownHosts: String?
 
     func options() throws -> RepositoryOptions {

@@ -1,6 +1,7 @@
 import CGit2
 import Foundation
 import Testing
+
 @testable import GitSource
 
 @Suite struct CredentialsTests {
@@ -65,7 +66,8 @@ import Testing
         let other = Self.keyBlob(2)
         let b64 = Data(key).base64EncodedString()
         let salt: [UInt8] = Array(0..<20)
-        let hashed = "|1|\(Data(salt).base64EncodedString())|"
+        let hashed =
+            "|1|\(Data(salt).base64EncodedString())|"
             + Data(SHA1.hmac(key: salt, message: bytes("hashed.example.com"))).base64EncodedString()
         let file = """
             # comment

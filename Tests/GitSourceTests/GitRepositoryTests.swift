@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GitSource
 
 @Suite struct GitRepositoryTests {
@@ -47,11 +48,13 @@ import Testing
             #expect { try repo.resolve("main") } throws: { ($0 as? GitError)?.kind == .unknownRef }
             try repo.commit(files: ["a.yaml": bytes("x")], message: "m")
             for ref in ["nope", "refs/heads/nope", "deadbeef", String(repeating: "0", count: 40), "a b", ""] {
-                #expect(performing: { try repo.resolve(ref) }, throws: { error in
-                    guard let error = error as? GitError else { return false }
-                    return error.kind == .unknownRef && error.description.contains("'\(ref)'")
-                        && error.description.contains(repo.path)
-                })
+                #expect(
+                    performing: { try repo.resolve(ref) },
+                    throws: { error in
+                        guard let error = error as? GitError else { return false }
+                        return error.kind == .unknownRef && error.description.contains("'\(ref)'")
+                            && error.description.contains(repo.path)
+                    })
             }
             #expect(throws: GitError.self) { try repo.commitInfo("nope") }
         }
@@ -79,32 +82,35 @@ import Testing
     @Test func readTreeAppliesPathAndGlobs() throws {
         try TemporaryDirectory.with { tmp in
             let repo = try GitRepository.create(at: tmp.appending("r"))
-            let sha = try repo.commit(files: [
-                "routing/b.yaml": bytes("b"),
-                "routing/a.yaml": bytes("a"),
-                "routing/x/c.yml": bytes("c"),
-                "routing/x/skip.yaml": bytes("skip"),
-                "routing/README.md": bytes("readme"),
-                "other/d.yaml": bytes("d"),
-                "top.yaml": bytes("top"),
-                "empty.yaml": [],
-            ], message: "tree")
+            let sha = try repo.commit(
+                files: [
+                    "routing/b.yaml": bytes("b"),
+                    "routing/a.yaml": bytes("a"),
+                    "routing/x/c.yml": bytes("c"),
+                    "routing/x/skip.yaml": bytes("skip"),
+                    "routing/README.md": bytes("readme"),
+                    "other/d.yaml": bytes("d"),
+                    "top.yaml": bytes("top"),
+                    "empty.yaml": [],
+                ], message: "tree")
 
             let all = try repo.readTree(commit: sha, filter: .manifests)
-            #expect(all.files.map(\.path) == [
-                "empty.yaml", "other/d.yaml", "routing/a.yaml", "routing/b.yaml", "routing/x/c.yml",
-                "routing/x/skip.yaml", "top.yaml",
-            ])
+            #expect(
+                all.files.map(\.path) == [
+                    "empty.yaml", "other/d.yaml", "routing/a.yaml", "routing/b.yaml", "routing/x/c.yml",
+                    "routing/x/skip.yaml", "top.yaml",
+                ])
             #expect(all.files.first?.bytes == [])
             #expect(all.oversized.isEmpty)
 
             let filter = TreeFilter(path: "/routing/", exclude: ["**/skip.yaml"])
             let routing = try repo.readTree(commit: sha, filter: filter)
-            #expect(routing.files == [
-                SourceFile(path: "routing/a.yaml", bytes: bytes("a")),
-                SourceFile(path: "routing/b.yaml", bytes: bytes("b")),
-                SourceFile(path: "routing/x/c.yml", bytes: bytes("c")),
-            ])
+            #expect(
+                routing.files == [
+                    SourceFile(path: "routing/a.yaml", bytes: bytes("a")),
+                    SourceFile(path: "routing/b.yaml", bytes: bytes("b")),
+                    SourceFile(path: "routing/x/c.yml", bytes: bytes("c")),
+                ])
 
             let onlyTop = try repo.readTree(commit: sha, filter: TreeFilter(include: ["*.yaml"]))
             #expect(onlyTop.files.map(\.path) == ["empty.yaml", "top.yaml"])
@@ -119,10 +125,11 @@ import Testing
     @Test func oversizedFilesAreReportedNotRead() throws {
         try TemporaryDirectory.with { tmp in
             let repo = try GitRepository.create(at: tmp.appending("r"), bare: true)
-            let sha = try repo.commit(files: [
-                "big.yaml": [UInt8](repeating: 0x61, count: 11),
-                "fits.yaml": [UInt8](repeating: 0x62, count: 10),
-            ], message: "sizes")
+            let sha = try repo.commit(
+                files: [
+                    "big.yaml": [UInt8](repeating: 0x61, count: 11),
+                    "fits.yaml": [UInt8](repeating: 0x62, count: 10),
+                ], message: "sizes")
             let result = try repo.readTree(commit: sha, filter: TreeFilter(maxFileSize: 10))
             #expect(result.files.map(\.path) == ["fits.yaml"])
             #expect(result.oversized.count == 1)
@@ -134,23 +141,28 @@ import Testing
     @Test func changedPathsCoversAddModifyDeleteRename() throws {
         try TemporaryDirectory.with { tmp in
             let repo = try GitRepository.create(at: tmp.appending("r"), bare: true)
-            let old = try repo.commit(files: [
-                "m/a.yaml": bytes("a1"), "m/b.yaml": bytes("b"), "m/c.yaml": bytes("rename me, I am long enough"),
-                "m/d.yaml": bytes("same"), "m/notes.txt": bytes("x"), "z.yaml": bytes("z1"),
-            ], message: "old")
-            let new = try repo.commit(files: [
-                "m/a.yaml": bytes("a2"), "m/e.yaml": bytes("rename me, I am long enough"),
-                "m/d.yaml": bytes("same"), "m/f.yaml": bytes("new"), "m/notes.txt": bytes("y"), "z.yaml": bytes("z2"),
-            ], message: "new")
-            #expect(try repo.changedPaths(from: old, to: new, filter: .manifests) == [
-                "m/a.yaml", "m/b.yaml", "m/c.yaml", "m/e.yaml", "m/f.yaml", "z.yaml",
-            ])
-            #expect(try repo.changedPaths(from: old, to: new, filter: TreeFilter(path: "m")) == [
-                "m/a.yaml", "m/b.yaml", "m/c.yaml", "m/e.yaml", "m/f.yaml",
-            ])
-            #expect(try repo.changedPaths(from: nil, to: new, filter: TreeFilter(path: "m")) == [
-                "m/a.yaml", "m/d.yaml", "m/e.yaml", "m/f.yaml",
-            ])
+            let old = try repo.commit(
+                files: [
+                    "m/a.yaml": bytes("a1"), "m/b.yaml": bytes("b"), "m/c.yaml": bytes("rename me, I am long enough"),
+                    "m/d.yaml": bytes("same"), "m/notes.txt": bytes("x"), "z.yaml": bytes("z1"),
+                ], message: "old")
+            let new = try repo.commit(
+                files: [
+                    "m/a.yaml": bytes("a2"), "m/e.yaml": bytes("rename me, I am long enough"),
+                    "m/d.yaml": bytes("same"), "m/f.yaml": bytes("new"), "m/notes.txt": bytes("y"), "z.yaml": bytes("z2"),
+                ], message: "new")
+            #expect(
+                try repo.changedPaths(from: old, to: new, filter: .manifests) == [
+                    "m/a.yaml", "m/b.yaml", "m/c.yaml", "m/e.yaml", "m/f.yaml", "z.yaml",
+                ])
+            #expect(
+                try repo.changedPaths(from: old, to: new, filter: TreeFilter(path: "m")) == [
+                    "m/a.yaml", "m/b.yaml", "m/c.yaml", "m/e.yaml", "m/f.yaml",
+                ])
+            #expect(
+                try repo.changedPaths(from: nil, to: new, filter: TreeFilter(path: "m")) == [
+                    "m/a.yaml", "m/d.yaml", "m/e.yaml", "m/f.yaml",
+                ])
             #expect(try repo.changedPaths(from: new, to: new, filter: .manifests).isEmpty)
             #expect(try repo.changedPaths(from: old, to: new, filter: TreeFilter(path: "absent")).isEmpty)
         }
@@ -161,11 +173,13 @@ import Testing
             let repo = try GitRepository.create(at: tmp.appending("r"), bare: true)
             let c1 = try repo.commit(files: ["a": bytes("1")], message: "c1", time: 100)
             let c2 = try repo.commit(files: ["a": bytes("2")], message: "c2", time: 200)
-            let t1 = try repo.commit(files: ["a": bytes("2"), "t": bytes("t")], message: "t1", branch: "topic",
-                                     parents: [c2], time: 300)
+            let t1 = try repo.commit(
+                files: ["a": bytes("2"), "t": bytes("t")], message: "t1", branch: "topic",
+                parents: [c2], time: 300)
             let c3 = try repo.commit(files: ["a": bytes("3")], message: "c3", time: 400)
-            let merge = try repo.commit(files: ["a": bytes("3"), "t": bytes("t")], message: "merge topic",
-                                        parents: [c3, t1], time: 500)
+            let merge = try repo.commit(
+                files: ["a": bytes("3"), "t": bytes("t")], message: "merge topic",
+                parents: [c3, t1], time: 500)
             #expect(try repo.resolve("main") == merge)
             #expect(try repo.resolve("topic") == t1)
             #expect(try repo.commitInfo(merge).parents == [c3, t1])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GitSource
 
 /// Remote cases run over file:// against repositories built with `GitRepository.commit`.
@@ -64,8 +65,9 @@ import Testing
             let cache = try GitRepository.cache(url: url, in: tmp.appending("c"), credentials: .none)
             #expect(try cache.resolve("main") == c2)
 
-            let unrelated = try upstream.commit(files: ["b.yaml": bytes("x")], message: "rewrite", branch: "tmp",
-                                                parents: [])
+            let unrelated = try upstream.commit(
+                files: ["b.yaml": bytes("x")], message: "rewrite", branch: "tmp",
+                parents: [])
             try upstream.setBranch("main", to: unrelated)
             let result = try cache.fetch(branch: "main", credentials: .none)
             #expect(result == FetchResult(previousTip: c2, tip: unrelated))
@@ -76,11 +78,13 @@ import Testing
     @Test func remoteGitSourceArtifacts() throws {
         try TemporaryDirectory.with { tmp in
             let upstream = try GitRepository.create(at: tmp.appending("routing"))
-            let c1 = try upstream.commit(files: [
-                "k8s/ingress.yaml": bytes("kind: Ingress\n"), "k8s/readme.md": bytes("x"), "ci.yaml": bytes("y"),
-            ], message: "first")
-            let source = GitSource(repository: "file://" + upstream.path, filter: TreeFilter(path: "k8s"),
-                                   stateDirectory: tmp.appending("state"))
+            let c1 = try upstream.commit(
+                files: [
+                    "k8s/ingress.yaml": bytes("kind: Ingress\n"), "k8s/readme.md": bytes("x"), "ci.yaml": bytes("y"),
+                ], message: "first")
+            let source = GitSource(
+                repository: "file://" + upstream.path, filter: TreeFilter(path: "k8s"),
+                stateDirectory: tmp.appending("state"))
             #expect(source.isRemote)
 
             let first = try source.artifact()
@@ -96,8 +100,9 @@ import Testing
             #expect(!same.changed)
             #expect(same.artifact.digest == first.artifact.digest)
 
-            let c2 = try upstream.commit(files: ["k8s/ingress.yaml": bytes("kind: Ingress\nmetadata: {}\n")],
-                                         message: "second")
+            let c2 = try upstream.commit(
+                files: ["k8s/ingress.yaml": bytes("kind: Ingress\nmetadata: {}\n")],
+                message: "second")
             let second = try source.artifact()
             #expect(second.changed)
             #expect(second.artifact.commit.sha == c2)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GitSource
 
 @Suite struct TreeFilterTests {

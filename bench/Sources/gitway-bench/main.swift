@@ -10,7 +10,7 @@ import Pipeline
 import RouteCompiler
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 func option(_ name: String, _ fallback: Int) -> Int {
@@ -134,6 +134,23 @@ func measure(_ dir: String) throws {
     }
     print(summary)
     print(String(format: "load+compile: best of %d = %.3f s; peak RSS = %.1f MiB", runs, best, peakRSSMiB()))
+    // Phases, for finding where the time goes.
+    let source = GitSource(repository: dir, stateDirectory: nil)
+    let t0 = now()
+    let (artifact, _) = try source.artifact()
+    let t1 = now()
+    let (set, _) = ManifestLoader.load(artifact.files.map { ManifestFile(path: $0.path, bytes: $0.bytes) })
+    let t2 = now()
+    _ = try ObjectAges.compute(repository: try source.open(), tip: artifact.commit.sha, filter: artifact.filter, tipObjects: set)
+    let t3 = now()
+    let compiled = RouteCompiler.compile(set)
+    let t4 = now()
+    _ = compiled.table.canonicalJSON()
+    let t5 = now()
+    print(
+        String(
+            format: "phases: read tree %.3f s, parse+decode %.3f s, ages %.3f s, compile %.3f s (canonical JSON %.3f s, not part of load)",
+            t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4))
 }
 
 let args = CommandLine.arguments
