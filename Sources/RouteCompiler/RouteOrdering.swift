@@ -17,7 +17,8 @@ enum RouteOrdering {
         if ca != cb { return cb }
         let (ma, mb) = (a.route.match, b.route.match)
         if ma.path.kind != mb.path.kind { return ma.path.kind < mb.path.kind }
-        if ma.path.value.count != mb.path.value.count { return ma.path.value.count > mb.path.value.count }
+        let (la, lb) = (ma.path.value.utf8.count, mb.path.value.utf8.count)
+        if la != lb { return la > lb }
         let (methodsA, methodsB) = (ma.methods?.count ?? Int.max, mb.methods?.count ?? Int.max)
         if methodsA != methodsB { return methodsA < methodsB }
         let (ha, hb) = (ma.headers?.count ?? 0, mb.headers?.count ?? 0)
