@@ -89,7 +89,8 @@ enum IngressValidation {
             if bytes[i] == UInt8(ascii: "/") && rest >= 2 {
                 if bytes[i + 1] == UInt8(ascii: "/") { return "//" }
                 if bytes[i + 1] == UInt8(ascii: ".") && rest >= 3 && bytes[i + 2] == UInt8(ascii: "/") { return "/./" }
-                if bytes[i + 1] == UInt8(ascii: ".") && rest >= 4 && bytes[i + 2] == UInt8(ascii: ".") && bytes[i + 3] == UInt8(ascii: "/") {
+                if bytes[i + 1] == UInt8(ascii: ".") && rest >= 4 && bytes[i + 2] == UInt8(ascii: ".") && bytes[i + 3] == UInt8(ascii: "/")
+                {
                     return "/../"
                 }
             } else if bytes[i] == UInt8(ascii: "%") && rest >= 3 && bytes[i + 1] == UInt8(ascii: "2") {
