@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building and testing Gitway needs and is missing, on Debian 12 (or Ubuntu).
 # Idempotent: does nothing when everything is present. Usage: scripts/install-deps.sh [--test]
-#   --test  also installs what the test suite and benchmarks use (none yet beyond the build set).
+#   --test  accepted for compatibility; the test suite's needs are always installed (see below).
 set -euo pipefail
 
 packages=(libgit2-dev libyaml-dev libcurl4-openssl-dev pkg-config)
+# Test infrastructure: GitSourceTests' SSHRemoteTests start a loopback sshd (openssh-server), make keys with
+# ssh-keygen (openssh-client) and serve the repository with git-upload-pack (git). They run their own sshd on a
+# free port; a system sshd the package may start (only where an init system runs) does not affect them.
+packages+=(openssh-server openssh-client git)
 
 missing=()
 for p in "${packages[@]}"; do
