@@ -10,7 +10,13 @@ let package = Package(
         .executable(name: "gitway", targets: ["gitway"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-http2", exact: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-atomics", exact: "1.3.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     ],
     targets: [
         // System libraries. Each is imported by exactly one Swift module.
@@ -26,17 +32,59 @@ let package = Package(
         .target(name: "Manifests", dependencies: ["CYAML", "RouteModel"]),
         // ManifestSet -> RouteTable + [Diagnostic]; a pure function.
         .target(name: "RouteCompiler", dependencies: ["Manifests", "RouteModel"]),
+        // The embedded gateway: a SwiftNIO reverse proxy serving one RoutingSnapshot at a time.
+        .target(
+            name: "DataPlane",
+            dependencies: [
+                "RouteModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
         // Desired state for a commit: source -> manifests -> object ages -> compile.
         .target(name: "Pipeline", dependencies: ["GitSource", "Manifests", "RouteCompiler", "RouteModel"]),
+        // Wiring: the serve loop, status, admin API, lifecycle.
+        .target(
+            name: "Agent",
+            dependencies: [
+                "Pipeline", "DataPlane", "GitSource", "RouteModel", "Manifests",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The command-line tool, thin.
         .executableTarget(
             name: "gitway",
             dependencies: [
-                "Pipeline", "RouteModel", "GitSource",
+                "Pipeline", "RouteModel", "GitSource", "Agent", "DataPlane",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
+        // A fast loopback HTTP backend: echo (reports its name and what it received) or ok; used by tests and benchmarks.
+        .executableTarget(
+            name: "gitway-backend",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            path: "bench/Sources/gitway-backend"),
         // Benchmarks (bench/run.sh).
         .executableTarget(
             name: "gitway-bench", dependencies: ["Pipeline", "GitSource", "Manifests", "RouteCompiler"],
@@ -46,6 +94,15 @@ let package = Package(
         .testTarget(name: "ManifestsTests", dependencies: ["Manifests"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RouteCompilerTests", dependencies: ["RouteCompiler", "Manifests"], exclude: ["Golden"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "GitSource"]),
+        .testTarget(
+            name: "DataPlaneTests",
+            dependencies: [
+                "DataPlane", "RouteModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]),
         // Runs the built `gitway` binary (make unit builds it first).
         .testTarget(name: "CLITests", dependencies: ["GitSource"]),
     ]

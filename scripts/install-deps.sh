@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing Gitway needs and is missing, on Debian 12 (or Ubuntu).
-# Idempotent: does nothing when everything is present. Usage: scripts/install-deps.sh [--test]
+# Idempotent: does nothing when everything is present. Usage: scripts/install-deps.sh [--test] [--bench]
 #   --test  accepted for compatibility; the test suite's needs are always installed (see below).
+#   --bench also the proxy benchmark's tools (bench/proxy.sh): wrk, nginx, haproxy, curl. Installing the
+#           packages starts no system nginx/haproxy where no init system runs; the benchmark runs private instances.
 set -euo pipefail
 
 packages=(libgit2-dev libyaml-dev libcurl4-openssl-dev pkg-config)
@@ -9,6 +11,13 @@ packages=(libgit2-dev libyaml-dev libcurl4-openssl-dev pkg-config)
 # ssh-keygen (openssh-client) and serve the repository with git-upload-pack (git). They run their own sshd on a
 # free port; a system sshd the package may start (only where an init system runs) does not affect them.
 packages+=(openssh-server openssh-client git)
+for arg in "$@"; do
+    case "$arg" in
+        --bench) packages+=(wrk nginx haproxy curl) ;;
+        --test) ;;
+        *) echo "install-deps.sh: ignoring unknown argument $arg" >&2 ;;
+    esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

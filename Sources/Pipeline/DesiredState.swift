@@ -111,7 +111,7 @@ public enum DesiredStateLoader {
     }
 
     /// A local directory that is not a Git repository root: read from disk as is.
-    static func plainDirectory(_ repository: String) -> String? {
+    public static func plainDirectory(_ repository: String) -> String? {
         if repository.contains("://") || (repository.contains("@") && repository.contains(":")) { return nil }
         var isDirectory: Bool = false
         guard FileSystem.isDirectory(repository, &isDirectory), isDirectory else { return nil }

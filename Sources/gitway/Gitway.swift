@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 
 @main
-struct Gitway: ParsableCommand {
+struct Gitway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gitway",
         abstract: "GitOps for MSE cloud-native gateways: Ingress manifests in Git, compiled into routes.",
@@ -14,14 +14,18 @@ struct Gitway: ParsableCommand {
             Exit codes: 0 success, 1 validation errors, 2 usage or environment errors.
             """,
         version: GitwayVersion.current,
-        subcommands: [Validate.self, Routes.self]
+        subcommands: [Serve.self, Validate.self, Routes.self]
     )
 
     /// ArgumentParser exits 64 on usage errors; Gitway's contract is 2 (DESIGN.md, "Exit codes").
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {

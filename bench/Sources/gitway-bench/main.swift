@@ -3,6 +3,7 @@
 //
 //   gitway-bench generate DIR [--ingresses 10000] [--hosts 2000] [--paths-per-ingress 3]
 //   gitway-bench measure DIR [--runs 3]
+//   gitway-bench proxy-repo DIR --routes N --backend-port P [--hosts H] [--route-list FILE]   (bench/proxy.sh)
 import Foundation
 import GitSource
 import Manifests
@@ -153,15 +154,116 @@ func measure(_ dir: String) throws {
             t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4))
 }
 
+/// The routing repository of the proxy benchmark (bench/proxy.sh): N routes in total, all to ONE Service `bench`
+/// whose EndpointSlice points at 127.0.0.1:P. Routes 0..<N-1 are `Prefix /r<i>` dealt out in consecutive runs
+/// over H hosts `h<j>.bench.test` (10 paths per Ingress); the last route is the catch-all `Prefix /` on host
+/// `bench.local`, which the load generator hits. With `--route-list FILE` it also writes the table as
+/// `host<TAB>pathType<TAB>path` lines in the same order, from which bench/proxy.sh writes the equivalent nginx and
+/// haproxy configurations, so the three proxies route the same table.
+func proxyRepo(into dir: String) throws {
+    let routes = option("--routes", 1)
+    let port = option("--backend-port", 0)
+    guard routes >= 1, (1...65535).contains(port) else {
+        print("usage: gitway-bench proxy-repo DIR --routes N --backend-port P [--hosts H] [--route-list FILE]")
+        exit(2)
+    }
+    let hosts = max(1, option("--hosts", routes == 1 ? 1 : routes / 5))
+    let pathsPerIngress = 10
+    let prefixRoutes = routes - 1
+    var files: [String: [UInt8]] = [:]
+    var list = ""
+    var yaml = ""
+    var start = 0
+    while start < prefixRoutes {
+        let end = min(start + pathsPerIngress, prefixRoutes)
+        yaml += """
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata: {name: routes-\(start / pathsPerIngress), namespace: bench}
+            spec:
+              ingressClassName: mse
+              rules:
+
+            """
+        var currentHost = -1
+        for r in start..<end {
+            let host = r * hosts / prefixRoutes  // consecutive runs of about N/H routes per host
+            if host != currentHost {
+                currentHost = host
+                yaml += "    - host: h\(host).bench.test\n      http:\n        paths:\n"
+            }
+            yaml += "          - {path: /r\(r), pathType: Prefix, backend: {service: {name: bench, port: {number: 80}}}}\n"
+            list += "h\(host).bench.test\tPrefix\t/r\(r)\n"
+        }
+        yaml += "---\n"
+        start = end
+        if start % 1000 == 0 || start == prefixRoutes {  // 100 Ingresses per file
+            files["routes/routes-\((start - 1) / 1000).yaml"] = Array(yaml.utf8)
+            yaml = ""
+        }
+    }
+    list += "bench.local\tPrefix\t/\n"
+    files["bench.yaml"] = Array(
+        """
+        # The benchmark's catch-all: GET / with Host: bench.local. Last in every proxy's configuration.
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: catch-all, namespace: bench}
+        spec:
+          ingressClassName: mse
+          rules:
+            - host: bench.local
+              http:
+                paths:
+                  - {path: /, pathType: Prefix, backend: {service: {name: bench, port: {number: 80}}}}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: bench, namespace: bench}
+        spec: {ports: [{name: http, port: 80, targetPort: \(port)}]}
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: bench-local, namespace: bench, labels: {kubernetes.io/service-name: bench}}
+        addressType: IPv4
+        ports: [{name: http, port: \(port)}]
+        endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
+        ---
+        apiVersion: mse.alibabacloud.com/v1alpha1
+        kind: MseIngressConfig
+        metadata: {name: bench}
+        spec: {ingress: {local: {ingressClass: mse}}}
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: IngressClass
+        metadata: {name: mse}
+        spec:
+          controller: mse.alibabacloud.com/ingress
+          parameters: {apiGroup: mse.alibabacloud.com, kind: MseIngressConfig, name: bench}
+
+        """.utf8)
+    try? FileManager.default.removeItem(atPath: dir)
+    let repo = try GitRepository.create(at: dir, bare: true)
+    let sha = try repo.commit(
+        files: files, message: "Proxy benchmark: \(routes) routes over \(hosts) hosts + bench.local, backend 127.0.0.1:\(port)\n")
+    if let i = CommandLine.arguments.firstIndex(of: "--route-list"), i + 1 < CommandLine.arguments.count {
+        try Data(list.utf8).write(to: URL(fileURLWithPath: CommandLine.arguments[i + 1]))
+    }
+    print(
+        "generated \(dir) at \(sha.prefix(12)): \(routes) routes (\(prefixRoutes) over \(hosts) hosts, then the catch-all "
+            + "on bench.local), \(files.count) files, backend 127.0.0.1:\(port)")
+}
+
 let args = CommandLine.arguments
 guard args.count >= 3 else {
-    print("usage: gitway-bench generate|measure DIR [options]")
+    print("usage: gitway-bench generate|measure|proxy-repo DIR [options]")
     exit(2)
 }
 do {
     switch args[1] {
     case "generate": try generate(into: args[2])
     case "measure": try measure(args[2])
+    case "proxy-repo": try proxyRepo(into: args[2])
     default:
         print("unknown command \(args[1])")
         exit(2)

@@ -1,0 +1,43 @@
+import DataPlane
+import Pipeline
+
+/// Everything `gitway serve` is told.
+public struct ServeConfiguration: Sendable {
+    public var repository: RepositoryOptions
+    public var listenHost = "127.0.0.1"
+    public var listenPort = 8080
+    public var adminHost = "127.0.0.1"
+    public var adminPort = 9180
+    /// Seconds between polls of the branch.
+    public var pollSeconds: Double = 30
+    /// Event-loop threads of the data plane (default: one per core).
+    public var threads: Int
+    public var dataPlane = DataPlaneConfiguration()
+    /// How long in-flight requests may take to finish on shutdown.
+    public var shutdownGraceSeconds: Double = 10
+
+    public init(repository: RepositoryOptions, threads: Int) {
+        self.repository = repository
+        self.threads = threads
+    }
+}
+
+/// `host:port`, `[v6]:port` or `:port`.
+public func parseListenAddress(_ text: String) -> (host: String, port: Int)? {
+    var s = Substring(text)
+    var host = "0.0.0.0"
+    if s.hasPrefix("[") {
+        guard let end = s.firstIndex(of: "]") else { return nil }
+        host = String(s[s.index(after: s.startIndex)..<end])
+        s = s[s.index(after: end)...]
+        guard s.hasPrefix(":") else { return nil }
+        s = s.dropFirst()
+    } else if let colon = s.lastIndex(of: ":") {
+        if colon != s.startIndex { host = String(s[..<colon]) }
+        s = s[s.index(after: colon)...]
+    } else {
+        return nil
+    }
+    guard let port = Int(s), (0...65535).contains(port) else { return nil }
+    return (host, port)
+}

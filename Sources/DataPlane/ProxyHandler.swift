@@ -1,0 +1,527 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import RouteModel
+
+/// The reverse proxy for one downstream HTTP/1.1 connection (or one HTTP/2 stream, through the
+/// HTTP/2-to-HTTP/1 codec).
+///
+/// A request reads the snapshot once, when its head arrives, and is routed by it to its end.
+/// Body parts stream both ways with backpressure: when the upstream connection cannot take more,
+/// the client connection stops reading, and the other way round, so a 1 GiB upload or download
+/// passes in bounded memory. `HTTPServerPipelineHandler` (in front) serialises pipelined requests,
+/// so there is at most one exchange at a time.
+final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let store: SnapshotStore
+    let loop: LoopState
+    let configuration: DataPlaneConfiguration
+    /// `http` or `https`: what X-Forwarded-Proto says.
+    let scheme: String
+
+    private var context: ChannelHandlerContext!
+    private var exchange: Exchange?
+    private var clientAddress = "-"
+    private var downstreamOpen = true
+
+    init(store: SnapshotStore, loop: LoopState, configuration: DataPlaneConfiguration, scheme: String) {
+        self.store = store
+        self.loop = loop
+        self.configuration = configuration
+        self.scheme = scheme
+    }
+
+    /// One request/response exchange.
+    final class Exchange {
+        let start = Date()
+        let startTime = NIODeadline.now()
+        let requestHead: HTTPRequestHead
+        let host: String
+        let requestID: String
+        var route: Route?
+        var cluster: ClusterTarget?
+        /// The head sent upstream.
+        var upstreamHead: HTTPRequestHead?
+        var upstream: UpstreamConnection?
+        var endpoint: EndpointKey?
+        var triedEndpoints: Set<EndpointKey> = []
+        var connectAttempts = 0
+        /// Request parts waiting for an upstream connection.
+        var pending: [HTTPClientRequestPart] = []
+        var requestComplete = false
+        /// Body bytes already written upstream (a stale keep-alive connection may be retried only before any).
+        var bodyForwarded = false
+        var responseStarted = false
+        /// Whether the backend will keep the connection open after this response.
+        var upstreamKeepAlive = true
+        var status = 0
+        var bytesIn = 0
+        var bytesOut = 0
+        var upstreamStart: NIODeadline?
+        var lastUpstreamActivity = NIODeadline.now()
+        var readTimer: Scheduled<Void>?
+        /// Answered locally: incoming body parts are dropped.
+        var local = false
+        var finished = false
+
+        init(head: HTTPRequestHead, host: String, requestID: String) {
+            self.requestHead = head
+            self.host = host
+            self.requestID = requestID
+        }
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if let remote = context.channel.remoteAddress { clientAddress = remote.ipAddress ?? "-" }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let remote = context.channel.remoteAddress { clientAddress = remote.ipAddress ?? "-" }
+        context.fireChannelActive()
+    }
+
+    // MARK: - Downstream
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            begin(head)
+        case .body(let buffer):
+            guard let exchange, !exchange.local else { return }
+            exchange.bytesIn += buffer.readableBytes
+            if let upstream = exchange.upstream {
+                exchange.bodyForwarded = true
+                upstream.channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+            } else {
+                exchange.pending.append(.body(.byteBuffer(buffer)))
+            }
+        case .end(let trailers):
+            guard let exchange else { return }
+            exchange.requestComplete = true
+            if exchange.local {
+                if exchange.finished { self.exchange = nil }
+                return
+            }
+            if let upstream = exchange.upstream {
+                upstream.channel.writeAndFlush(HTTPClientRequestPart.end(trailers), promise: nil)
+            } else {
+                exchange.pending.append(.end(trailers))
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        exchange?.upstream?.channel.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // The client is slow: stop reading the upstream response until it catches up.
+        if let upstream = exchange?.upstream {
+            upstream.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenComplete { _ in }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        downstreamOpen = false
+        loop.metrics.activeConnections -= 1
+        if let exchange, !exchange.finished {
+            // The client went away mid-exchange: the upstream connection's state is unknown.
+            exchange.readTimer?.cancel()
+            if let upstream = exchange.upstream {
+                upstream.handler.delegate = nil
+                upstream.channel.close(promise: nil)
+            }
+            finish(exchange, status: exchange.status == 0 ? 499 : exchange.status)
+        }
+        context.fireChannelInactive()
+    }
+
+    func channelRegistered(context: ChannelHandlerContext) {
+        loop.metrics.activeConnections += 1
+        loop.metrics.acceptedConnections += 1
+        context.fireChannelRegistered()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent, exchange == nil {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // Malformed or ambiguous requests (the parser refuses them) never reach a backend.
+        if let parserError = error as? HTTPParserError {
+            let status: HTTPResponseStatus = parserError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
+            if exchange == nil || !(exchange!.responseStarted) {
+                let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "-")
+                let e = exchange ?? Exchange(head: head, host: "-", requestID: loop.requestID())
+                exchange = e
+                respondLocally(e, status: status, body: "\(status.code) \(status.reasonPhrase)\n", close: true)
+            } else {
+                context.close(promise: nil)
+            }
+            return
+        }
+        context.close(promise: nil)
+    }
+
+    // MARK: - Routing
+
+    private func begin(_ head: HTTPRequestHead) {
+        let host = Self.normalizedHost(head.headers.first(name: "host") ?? "")
+        let e = Exchange(head: head, host: host, requestID: head.headers.first(name: "x-request-id") ?? loop.requestID())
+        exchange = e
+
+        if let status = checkLimits(head) {
+            respondLocally(e, status: status, body: "\(status.code) \(status.reasonPhrase)\n", close: true)
+            return
+        }
+        guard let snapshot = store.current else {
+            respondLocally(e, status: .serviceUnavailable, body: "no revision is live yet\n", close: false)
+            return
+        }
+        let (path, query) = Self.split(head.uri)
+        let headers = head.headers
+        guard
+            let route = snapshot.route(
+                host: host, path: path, method: head.method.rawValue, headers: { headers.first(name: $0) }, query: query)
+        else {
+            respondLocally(e, status: .notFound, body: "404 page not found\n", close: false)
+            return
+        }
+        e.route = route
+        if let redirect = route.action.redirect {
+            respondLocally(
+                e, status: HTTPResponseStatus(statusCode: redirect.status), body: "", close: false,
+                extraHeaders: [("location", redirect.location)])
+            return
+        }
+        if let direct = route.action.directResponse {
+            respondLocally(e, status: HTTPResponseStatus(statusCode: direct.status), body: direct.body ?? "", close: false)
+            return
+        }
+        guard let forward = route.action.forward, let backend = pickBackend(forward),
+            let cluster = snapshot.clusters[backend]
+        else {
+            respondLocally(e, status: .serviceUnavailable, body: "no backend\n", close: false)
+            return
+        }
+        e.cluster = cluster
+        guard !cluster.usable.isEmpty else {
+            respondLocally(e, status: .serviceUnavailable, body: "no endpoints for \(cluster.name)\n", close: false)
+            return
+        }
+        e.upstreamHead = upstreamHead(for: head, exchange: e)
+        e.pending.append(.head(e.upstreamHead!))
+        connect(e)
+    }
+
+    private func pickBackend(_ forward: Forward) -> String? {
+        if forward.backends.count == 1 { return forward.backends[0].cluster }
+        let total = forward.backends.reduce(0) { $0 + max(0, $1.weight) }
+        guard total > 0 else { return forward.backends.first?.cluster }
+        var n = loop.randomBelow(total)
+        for b in forward.backends where b.weight > 0 {
+            if n < b.weight { return b.cluster }
+            n -= b.weight
+        }
+        return forward.backends.last?.cluster
+    }
+
+    /// 414 for an over-long request line, 431 for too many or too large headers.
+    private func checkLimits(_ head: HTTPRequestHead) -> HTTPResponseStatus? {
+        if head.uri.utf8.count + head.method.rawValue.utf8.count + 10 > configuration.maxRequestLineBytes { return .uriTooLong }
+        if head.headers.count > configuration.maxHeaderCount { return .requestHeaderFieldsTooLarge }
+        var size = 0
+        for (name, value) in head.headers { size += name.utf8.count + value.utf8.count + 4 }
+        if size > configuration.maxHeaderBytes { return .requestHeaderFieldsTooLarge }
+        return nil
+    }
+
+    /// The head sent upstream: hop-by-hop headers removed (RFC 9110 §7.6.1), X-Forwarded-* and
+    /// X-Request-Id added, Host preserved.
+    private func upstreamHead(for head: HTTPRequestHead, exchange e: Exchange) -> HTTPRequestHead {
+        var headers = head.headers
+        Self.removeHopByHop(&headers)
+        let forwardedFor = headers.first(name: "x-forwarded-for").map { $0 + ", " + clientAddress } ?? clientAddress
+        headers.replaceOrAdd(name: "x-forwarded-for", value: forwardedFor)
+        headers.replaceOrAdd(name: "x-forwarded-proto", value: scheme)
+        if let host = head.headers.first(name: "host") { headers.replaceOrAdd(name: "x-forwarded-host", value: host) }
+        headers.replaceOrAdd(name: "x-request-id", value: e.requestID)
+        // HTTP/1.1 without a Connection header: the upstream connection stays open for reuse.
+        return HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: headers)
+    }
+
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "proxy-authorization", "proxy-authenticate",
+    ]
+
+    static func removeHopByHop(_ headers: inout HTTPHeaders) {
+        var named: [String] = []
+        for value in headers[canonicalForm: "connection"] {
+            let token = value.lowercased()
+            if token != "close" && token != "keep-alive" { named.append(String(token)) }
+        }
+        for name in hopByHop { headers.remove(name: name) }
+        for name in named { headers.remove(name: name) }
+    }
+
+    // MARK: - Upstream
+
+    private func connect(_ e: Exchange) {
+        guard let cluster = e.cluster else { return }
+        let endpoints = cluster.usable
+        var index = loop.nextIndex(cluster.name)
+        var key = EndpointKey(endpoints[index % endpoints.count])
+        // A retry goes to another endpoint when there is one.
+        for _ in 0..<endpoints.count where e.triedEndpoints.contains(key) {
+            index += 1
+            key = EndpointKey(endpoints[index % endpoints.count])
+        }
+        e.triedEndpoints.insert(key)
+        e.connectAttempts += 1
+        e.endpoint = key
+        if let connection = loop.pool.takeIdle(key) {
+            attach(connection, to: e)
+            return
+        }
+        // Hold the client's body until the connection is up.
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let bound = NIOLoopBound(e, eventLoop: context.eventLoop)
+        let target = key
+        loop.pool.connect(key).whenComplete { result in
+            let this = handler.value
+            let e = bound.value
+            guard this.exchange === e, !e.finished else {
+                if case .success(let connection) = result { connection.channel.close(promise: nil) }
+                return
+            }
+            switch result {
+            case .success(let connection):
+                this.attach(connection, to: e)
+            case .failure:
+                this.loop.metrics.upstreamConnectFailures += 1
+                // One retry on another endpoint when the connection could not be established.
+                if e.connectAttempts < 2 && cluster.usable.count > 1 {
+                    this.connect(e)
+                } else {
+                    this.respondLocally(e, status: .badGateway, body: "502 bad gateway: cannot connect to \(target)\n", close: !e.requestComplete)
+                }
+            }
+        }
+    }
+
+    private func attach(_ connection: UpstreamConnection, to e: Exchange) {
+        e.upstream = connection
+        e.endpoint = connection.key
+        connection.uses += 1
+        connection.handler.delegate = self
+        e.upstreamStart = .now()
+        e.lastUpstreamActivity = .now()
+        for part in e.pending {
+            if case .body = part { e.bodyForwarded = true }
+            connection.channel.write(part, promise: nil)
+        }
+        e.pending.removeAll()
+        connection.channel.flush()
+        armReadTimer(e)
+        // Resume reading the client, unless the upstream cannot take more yet.
+        context.channel.setOption(ChannelOptions.autoRead, value: connection.channel.isWritable).whenComplete { _ in }
+        connection.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenComplete { _ in }
+    }
+
+    private func armReadTimer(_ e: Exchange) {
+        let timeout = configuration.readTimeout
+        let deadline = e.lastUpstreamActivity + timeout
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let bound = NIOLoopBound(e, eventLoop: context.eventLoop)
+        e.readTimer = context.eventLoop.scheduleTask(deadline: deadline) {
+            let this = handler.value
+            let e = bound.value
+            guard this.exchange === e, !e.finished else { return }
+            if e.lastUpstreamActivity + timeout > .now() {
+                this.armReadTimer(e)
+                return
+            }
+            this.upstreamTimedOut(e)
+        }
+    }
+
+    private func upstreamTimedOut(_ e: Exchange) {
+        if let upstream = e.upstream {
+            upstream.handler.delegate = nil
+            upstream.channel.close(promise: nil)
+        }
+        e.upstream = nil
+        if e.responseStarted {
+            finish(e, status: e.status)
+            context.close(promise: nil)
+        } else {
+            respondLocally(e, status: .gatewayTimeout, body: "504 gateway timeout\n", close: !e.requestComplete)
+        }
+    }
+
+    func upstreamRead(_ part: HTTPClientResponsePart) {
+        guard let e = exchange, !e.finished else { return }
+        e.lastUpstreamActivity = .now()
+        switch part {
+        case .head(let head):
+            e.responseStarted = true
+            e.status = Int(head.status.code)
+            e.upstreamKeepAlive = head.isKeepAlive
+            if let start = e.upstreamStart { loop.metrics.observeUpstream(seconds: Self.seconds(since: start)) }
+            var headers = head.headers
+            Self.removeHopByHop(&headers)
+            Self.setPersistence(&headers, for: e.requestHead)
+            let response = HTTPResponseHead(version: e.requestHead.version, status: head.status, headers: headers)
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+        case .body(let buffer):
+            e.bytesOut += buffer.readableBytes
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        case .end(let trailers):
+            e.readTimer?.cancel()
+            let written = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
+            if !e.requestHead.isKeepAlive { closeAfter(written) }
+            if let upstream = e.upstream {
+                upstream.handler.delegate = nil
+                // Reuse only a connection whose exchange finished cleanly on both sides.
+                if e.requestComplete && e.upstreamKeepAlive {
+                    upstream.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+                    loop.pool.release(upstream)
+                } else {
+                    upstream.channel.close(promise: nil)
+                }
+            }
+            e.upstream = nil
+            finish(e, status: e.status)
+        }
+    }
+
+    func upstreamReadComplete() {
+        context.flush()
+    }
+
+    func upstreamWritabilityChanged(_ writable: Bool) {
+        guard exchange?.upstream != nil else { return }
+        context.channel.setOption(ChannelOptions.autoRead, value: writable).whenComplete { _ in }
+    }
+
+    func upstreamClosed(error: Error?) {
+        guard let e = exchange, !e.finished, let upstream = e.upstream else { return }
+        upstream.handler.delegate = nil
+        e.upstream = nil
+        e.readTimer?.cancel()
+        if e.responseStarted {
+            // Mid-response: the client cannot be told anything better than a cut connection.
+            finish(e, status: e.status)
+            context.close(promise: nil)
+            return
+        }
+        // A pooled keep-alive connection the backend had already closed: try once more on a fresh one.
+        if upstream.uses > 1 && !e.bodyForwarded && e.connectAttempts < 3, let head = e.upstreamHead {
+            e.pending.insert(.head(head), at: 0)
+            if e.requestComplete && !e.pending.contains(where: { if case .end = $0 { return true } else { return false } }) {
+                e.pending.append(.end(nil))
+            }
+            e.triedEndpoints.remove(upstream.key)
+            connect(e)
+            return
+        }
+        respondLocally(e, status: .badGateway, body: "502 bad gateway: upstream closed the connection\n", close: !e.requestComplete)
+    }
+
+    // MARK: - Local responses and bookkeeping
+
+    private func respondLocally(
+        _ e: Exchange, status: HTTPResponseStatus, body: String, close: Bool, extraHeaders: [(String, String)] = []
+    ) {
+        guard downstreamOpen else {
+            finish(e, status: Int(status.code))
+            return
+        }
+        e.local = true
+        e.pending.removeAll()
+        e.readTimer?.cancel()
+        var headers = HTTPHeaders()
+        headers.add(name: "content-length", value: String(body.utf8.count))
+        if !body.isEmpty { headers.add(name: "content-type", value: "text/plain; charset=utf-8") }
+        headers.add(name: "x-request-id", value: e.requestID)
+        for (name, value) in extraHeaders { headers.add(name: name, value: value) }
+        let close = close || !e.requestHead.isKeepAlive
+        if close {
+            headers.add(name: "connection", value: "close")
+        } else {
+            Self.setPersistence(&headers, for: e.requestHead)
+        }
+        let head = HTTPResponseHead(version: e.requestHead.version, status: status, headers: headers)
+        e.responseStarted = true
+        e.bytesOut += body.utf8.count
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if !body.isEmpty { context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil) }
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if close { closeAfter(written) }
+        // Resume reading so the rest of the request body can be drained.
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        finish(e, status: Int(status.code))
+    }
+
+    /// `Connection: close` for a client that asked for it; `keep-alive` for an HTTP/1.0 client that asked to keep it.
+    static func setPersistence(_ headers: inout HTTPHeaders, for request: HTTPRequestHead) {
+        if !request.isKeepAlive {
+            headers.replaceOrAdd(name: "connection", value: "close")
+        } else if request.version.minor == 0 {
+            headers.replaceOrAdd(name: "connection", value: "keep-alive")
+        }
+    }
+
+    private func closeAfter(_ written: EventLoopFuture<Void>) {
+        let ctx = NIOLoopBound(context!, eventLoop: context.eventLoop)
+        written.whenComplete { _ in ctx.value.close(promise: nil) }
+    }
+
+    private func finish(_ e: Exchange, status: Int) {
+        guard !e.finished else { return }
+        e.finished = true
+        e.readTimer?.cancel()
+        let routeName = e.route?.name
+        loop.metrics.record(route: routeName ?? "", status: status)
+        let upstreamSeconds = e.upstreamStart.map { Self.seconds(since: $0) }
+        loop.accessLog.append(
+            AccessLogRecord(
+                start: e.start, client: clientAddress, method: e.requestHead.method.rawValue, host: e.host, uri: e.requestHead.uri,
+                status: status, route: routeName, upstream: e.endpoint?.description, bytesIn: e.bytesIn, bytesOut: e.bytesOut,
+                durationSeconds: Self.seconds(since: e.startTime), upstreamSeconds: upstreamSeconds, requestID: e.requestID))
+        // A locally answered request may still be sending its body: keep dropping it until `.end`.
+        if !(e.local && !e.requestComplete) { exchange = nil }
+    }
+
+    static func seconds(since start: NIODeadline) -> Double {
+        Double((NIODeadline.now() - start).nanoseconds) / 1e9
+    }
+
+    static func split(_ uri: String) -> (Substring, Substring) {
+        let s = Substring(uri)
+        if let q = s.firstIndex(of: "?") { return (s[..<q], s[s.index(after: q)...]) }
+        return (s, "")
+    }
+
+    /// Lowercased, without port or trailing dot.
+    static func normalizedHost(_ host: String) -> String {
+        var h = Substring(host)
+        if h.hasPrefix("[") {
+            if let end = h.firstIndex(of: "]") { h = h[...end] }
+        } else if let colon = h.lastIndex(of: ":") {
+            h = h[..<colon]
+        }
+        while h.hasSuffix(".") { h = h.dropLast() }
+        return h.lowercased()
+    }
+}

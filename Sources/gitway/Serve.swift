@@ -1,0 +1,108 @@
+import Agent
+import ArgumentParser
+import DataPlane
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Follow a branch and serve its routes from the embedded gateway.",
+        discussion: """
+            The first sync happens at start, then on every poll tick and on `POST /sync` to the admin
+            address. A commit that does not validate is refused with its diagnostics (see
+            `GET /revision`) and the previous revision keeps serving. SIGTERM or SIGINT stops
+            accepting, lets in-flight requests finish (up to --grace), then exits.
+
+            Examples:
+              gitway serve --repo . --listen 127.0.0.1:8080
+              gitway serve --repo https://git.example.com/ops/routing.git --state-dir /var/lib/gitway --poll 10s
+              curl -s 127.0.0.1:9180/revision
+            """
+    )
+
+    @OptionGroup var repository: RepositoryArguments
+
+    @Option(help: ArgumentHelp("Address the gateway listens on.", valueName: "host:port"))
+    var listen = "127.0.0.1:8080"
+
+    @Option(name: .customLong("listen-tls"), help: ArgumentHelp("Address for HTTPS (TLS, SNI from the revision's Secrets).", valueName: "host:port"))
+    var listenTLS: String?
+
+    @Option(help: ArgumentHelp("Address of the admin API (revision, health, routes, metrics, sync).", valueName: "host:port"))
+    var admin = "127.0.0.1:9180"
+
+    @Option(help: ArgumentHelp("How often to fetch the branch: 30s, 5m, 1h.", valueName: "duration"))
+    var poll = "30s"
+
+    @Option(help: ArgumentHelp("Event-loop threads (default: one per core).", valueName: "n"))
+    var threads: Int = System.coreCount
+
+    @Option(name: .customLong("access-log"), help: "Access log format: text, json or off.")
+    var accessLog: String = "text"
+
+    @Option(name: .customLong("connect-timeout"), help: ArgumentHelp("Upstream connect timeout.", valueName: "duration"))
+    var connectTimeout = "5s"
+
+    @Option(name: .customLong("read-timeout"), help: ArgumentHelp("Upstream read timeout (504 after it).", valueName: "duration"))
+    var readTimeout = "60s"
+
+    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Client keep-alive idle timeout.", valueName: "duration"))
+    var idleTimeout = "75s"
+
+    @Option(help: ArgumentHelp("Time in-flight requests get to finish on shutdown.", valueName: "duration"))
+    var grace = "10s"
+
+    func validate() throws {
+        guard parseListenAddress(listen) != nil else { throw ValidationError("--listen must be host:port, got \(listen)") }
+        guard parseListenAddress(admin) != nil else { throw ValidationError("--admin must be host:port, got \(admin)") }
+        for (name, value) in [("--poll", poll), ("--connect-timeout", connectTimeout), ("--read-timeout", readTimeout),
+            ("--idle-timeout", idleTimeout), ("--grace", grace)] where Duration.seconds(value) == nil {
+            throw ValidationError("\(name) must be a duration such as 500ms, 30s, 5m or 1h, got \(value)")
+        }
+        guard AccessLogFormat(rawValue: accessLog) != nil else { throw ValidationError("--access-log must be text, json or off") }
+        if listenTLS != nil { throw ValidationError("--listen-tls is not available yet in this build") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() async throws {
+        var handler = StreamLogHandler.standardError(label: "gitway")
+        handler.logLevel = .info
+        let logger = Logger(label: "gitway") { _ in handler }
+        var config = ServeConfiguration(repository: try repository.options(), threads: threads)
+        (config.listenHost, config.listenPort) = parseListenAddress(listen)!
+        (config.adminHost, config.adminPort) = parseListenAddress(admin)!
+        config.pollSeconds = Duration.seconds(poll)!
+        config.shutdownGraceSeconds = Duration.seconds(grace)!
+        config.dataPlane.accessLog = AccessLogFormat(rawValue: accessLog)!
+        config.dataPlane.connectTimeout = .nanoseconds(Int64(Duration.seconds(connectTimeout)! * 1e9))
+        config.dataPlane.readTimeout = .nanoseconds(Int64(Duration.seconds(readTimeout)! * 1e9))
+        config.dataPlane.idleTimeout = .nanoseconds(Int64(Duration.seconds(idleTimeout)! * 1e9))
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let agent = GatewayAgent(configuration: config, group: group, logger: logger)
+        let services = ServiceGroup(
+            configuration: .init(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await services.run()
+        } catch {
+            Terminal.error("error: \(error)")
+            try? await group.shutdownGracefully()
+            throw ExitCode(2)
+        }
+        try await group.shutdownGracefully()
+    }
+}
+
+extension Duration {
+    /// `500ms`, `30s`, `5m`, `1h`, or plain seconds.
+    static func seconds(_ text: String) -> Double? {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            guard let n = Double(text.dropLast(suffix.count)), n >= 0 else { return nil }
+            return n * factor
+        }
+        return Double(text).flatMap { $0 >= 0 ? $0 : nil }
+    }
+}
