@@ -90,6 +90,10 @@ wait_http() {
     return 1
 }
 
+for routes in $ROUTE_COUNTS; do
+    [[ $routes =~ ^[1-9][0-9]*$ ]] || { echo "error: ROUTE_COUNTS wants positive integers, got '$routes'" >&2; exit 2; }
+done
+
 # ---------------------------------------------------------------------------------------------------------------
 # Tools and builds.
 scripts/install-deps.sh --bench
@@ -310,7 +314,8 @@ for routes in $ROUTE_COUNTS; do
     for _ in $(seq 100); do [ -s "$dir/backend.port" ] && break; sleep 0.1; done
     [ -s "$dir/backend.port" ] || { echo "error: gitway-backend did not start: $(cat "$dir/backend.log")" >&2; exit 1; }
     backend_port=$(cat "$dir/backend.port")
-    gen=$("$bin/gitway-bench" proxy-repo "$dir/repo.git" --routes "$routes" --backend-port "$backend_port" --route-list "$dir/routes.tsv")
+    gen=$("$bin/gitway-bench" proxy-repo "$dir/repo.git" --routes "$routes" --backend-port "$backend_port" \
+        --route-list "$dir/routes.tsv" 2>&1) || { echo "error: gitway-bench proxy-repo failed: $gen" >&2; exit 1; }
     hosts=$(cut -f1 "$dir/routes.tsv" | sort -u | wc -l)
     say "== $routes route(s): $((routes - 1)) Prefix /r<i> routes over $((hosts - 1)) host(s), then the catch-all Prefix / on bench.local; backend 127.0.0.1:$backend_port =="
     echo "   $gen"
@@ -421,7 +426,7 @@ for routes in $ROUTE_COUNTS; do
         say "  gitway /revision: ${rev:-?}; swapMilliseconds: ${swap:-(not in /revision)}"
     fi
     for p in $PROXIES; do
-        [ -n "${best[$p]:-}" ] || say "  $p: no result"
+        [ -n "${best[$p]:-}" ] || [ "$p/$gitway_available" = gitway/0 ] || say "  $p: no result"
     done
     stop_all
     unset port pids best rss pss

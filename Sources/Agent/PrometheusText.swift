@@ -25,6 +25,8 @@ enum PrometheusText {
 
         out += "# HELP gitway_active_connections Open client connections.\n# TYPE gitway_active_connections gauge\n"
         out += "gitway_active_connections \(metrics.activeConnections)\n"
+        out += "# HELP gitway_requests_in_flight Requests received and not yet answered.\n# TYPE gitway_requests_in_flight gauge\n"
+        out += "gitway_requests_in_flight \(metrics.inFlight)\n"
         out += "# HELP gitway_accepted_connections_total Client connections accepted.\n# TYPE gitway_accepted_connections_total counter\n"
         out += "gitway_accepted_connections_total \(metrics.acceptedConnections)\n"
         out += "# HELP gitway_upstream_connect_failures_total Upstream connections that could not be established.\n"

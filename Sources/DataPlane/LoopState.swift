@@ -48,6 +48,7 @@ final class LoopMetrics {
     var latencyCounts = [Int](repeating: 0, count: latencyBuckets.count + 1)
     var latencySum = 0.0
     var activeConnections = 0
+    var inFlight = 0
     var acceptedConnections = 0
     var upstreamConnectFailures = 0
 
@@ -65,7 +66,7 @@ final class LoopMetrics {
     var snapshot: MetricsSnapshot {
         MetricsSnapshot(
             requests: requests.map { (route: $0.key.route, statusClass: $0.key.statusClass, count: $0.value) },
-            latencyCounts: latencyCounts, latencySum: latencySum, activeConnections: activeConnections,
+            latencyCounts: latencyCounts, latencySum: latencySum, activeConnections: activeConnections, inFlight: inFlight,
             acceptedConnections: acceptedConnections, upstreamConnectFailures: upstreamConnectFailures)
     }
 }
@@ -77,12 +78,14 @@ public struct MetricsSnapshot: Sendable {
     public var latencyCounts: [Int]
     public var latencySum: Double
     public var activeConnections: Int
+    /// Requests received and not yet answered.
+    public var inFlight: Int
     public var acceptedConnections: Int
     public var upstreamConnectFailures: Int
 
     static let empty = MetricsSnapshot(
         requests: [], latencyCounts: [Int](repeating: 0, count: LoopMetrics.latencyBuckets.count + 1), latencySum: 0,
-        activeConnections: 0, acceptedConnections: 0, upstreamConnectFailures: 0)
+        activeConnections: 0, inFlight: 0, acceptedConnections: 0, upstreamConnectFailures: 0)
 
     func merged(with other: MetricsSnapshot) -> MetricsSnapshot {
         var out = self
@@ -90,6 +93,7 @@ public struct MetricsSnapshot: Sendable {
         out.latencyCounts = zip(latencyCounts, other.latencyCounts).map { $0 + $1 }
         out.latencySum += other.latencySum
         out.activeConnections += other.activeConnections
+        out.inFlight += other.inFlight
         out.acceptedConnections += other.acceptedConnections
         out.upstreamConnectFailures += other.upstreamConnectFailures
         return out

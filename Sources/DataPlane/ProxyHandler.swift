@@ -65,6 +65,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         /// Answered locally: incoming body parts are dropped.
         var local = false
         var finished = false
+        /// Counted in the in-flight gauge (requests that reached routing).
+        var counted = false
 
         init(head: HTTPRequestHead, host: String, requestID: String) {
             self.requestHead = head
@@ -94,6 +96,9 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             exchange.bytesIn += buffer.readableBytes
             if let upstream = exchange.upstream {
                 exchange.bodyForwarded = true
+                // The read timeout runs between upstream reads *after* the request is sent (nginx's
+                // proxy_read_timeout): a long upload is activity too.
+                exchange.lastUpstreamActivity = .now()
                 upstream.channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
             } else {
                 exchange.pending.append(.body(.byteBuffer(buffer)))
@@ -178,6 +183,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         let host = Self.normalizedHost(head.headers.first(name: "host") ?? "")
         let e = Exchange(head: head, host: host, requestID: head.headers.first(name: "x-request-id") ?? loop.requestID())
         exchange = e
+        e.counted = true
+        loop.metrics.inFlight += 1
 
         if let status = checkLimits(head) {
             respondLocally(e, status: status, body: "\(status.code) \(status.reasonPhrase)\n", close: true)
@@ -491,6 +498,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard !e.finished else { return }
         e.finished = true
         e.readTimer?.cancel()
+        if e.counted { loop.metrics.inFlight -= 1 }
         let routeName = e.route?.name
         loop.metrics.record(route: routeName ?? "", status: status)
         let upstreamSeconds = e.upstreamStart.map { Self.seconds(since: $0) }
