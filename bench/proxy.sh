@@ -129,6 +129,11 @@ say "NOTE: wrk, the proxy under test and the backend share these $(nproc) cores 
 say "      noisy; compare the ratios. Each proxy: 1 worker/thread (nginx worker_processes 1, haproxy nbthread 1)."
 say "tools: $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), $(nginx -v 2>&1 | cut -d' ' -f3), $(haproxy -v | head -n 1 | cut -d' ' -f1-3), backend: gitway-backend --mode ok --threads 1"
 say "load: wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency -H 'Host: bench.local' http://127.0.0.1:PORT/ ; $ROUNDS alternating rounds, best round by req/s"
+load1=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$load1" -v c="$(nproc)" 'BEGIN { exit !(l > c / 2) }'; then
+    say "WARNING: the machine is busy (1-min load $load1 on $(nproc) cores): expect low and noisy numbers; rerun when idle"
+fi
+bench_start=$SECONDS
 [ $gitway_available = 1 ] || say "gitway serve not available ('$bin/gitway serve --help' failed): gitway is skipped"
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -432,4 +437,4 @@ for routes in $ROUTE_COUNTS; do
     unset port pids best rss pss
 done
 say ""
-say "results written to $results"
+say "benchmark time: $((SECONDS - bench_start)) s (builds excluded); results written to $results"

@@ -6,7 +6,7 @@
 #           packages starts no system nginx/haproxy where no init system runs; the benchmark runs private instances.
 set -euo pipefail
 
-packages=(libgit2-dev libyaml-dev libcurl4-openssl-dev pkg-config)
+packages=(libgit2-dev libyaml-dev libcurl4-openssl-dev pkg-config curl)
 # Test infrastructure: GitSourceTests' SSHRemoteTests start a loopback sshd (openssh-server), make keys with
 # ssh-keygen (openssh-client) and serve the repository with git-upload-pack (git). They run their own sshd on a
 # free port; a system sshd the package may start (only where an init system runs) does not affect them.

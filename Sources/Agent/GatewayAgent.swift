@@ -27,6 +27,7 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
     let trigger: AsyncStream<Void>.Continuation
     /// Bound addresses, for tests that listen on port 0.
     let bound = NIOLockedValueBox<(proxy: SocketAddress?, admin: SocketAddress?)>((nil, nil))
+    let boundTLS = NIOLockedValueBox<SocketAddress?>(nil)
 
     public init(configuration: ServeConfiguration, group: EventLoopGroup, logger: Logger, accessLog: AccessLogSink = .standardOutput) {
         self.configuration = configuration
@@ -45,18 +46,23 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
     public var counters: SyncCounters { state.withLockedValue { $0.counters } }
     public var proxyAddress: SocketAddress? { bound.withLockedValue { $0.proxy } }
     public var adminAddress: SocketAddress? { bound.withLockedValue { $0.admin } }
+    public var tlsAddress: SocketAddress? { boundTLS.withLockedValue { $0 } }
 
     /// Asks for a sync now (admin `POST /sync`, webhooks).
     public func requestSync() { trigger.yield() }
 
     public func run() async throws {
         let proxy = try await dataPlane.bindHTTP(host: configuration.listenHost, port: configuration.listenPort)
+        if let listenTLS = configuration.listenTLS {
+            let address = try await dataPlane.bindTLS(host: listenTLS.host, port: listenTLS.port)
+            boundTLS.withLockedValue { $0 = address }
+        }
         let admin = try await AdminServer.bind(host: configuration.adminHost, port: configuration.adminPort, agent: self, group: group)
         bound.withLockedValue { $0 = (proxy, admin.localAddress) }
         logger.info(
             "gitway serving",
             metadata: [
-                "listen": "\(proxy)", "admin": "\(admin.localAddress.map { "\($0)" } ?? "-")",
+                "listen": "\(proxy)", "listen_tls": "\(tlsAddress.map { "\($0)" } ?? "-")", "admin": "\(admin.localAddress.map { "\($0)" } ?? "-")",
                 "repo": "\(source.displayName)", "branch": "\(configuration.repository.branch)",
             ])
 
@@ -116,9 +122,10 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
                 $0.status.message = "\(diagnostics.count) error\(diagnostics.count == 1 ? "" : "s")"
                 $0.status.diagnostics = Array(diagnostics.prefix(20))
             }
-        case .ready(let sha, let table, let warnings):
+        case .ready(let sha, let table, let certificates, let warnings):
             for w in warnings.prefix(20) { logger.warning("\(w)") }
-            let report = await dataPlane.install(table)
+            let report = await dataPlane.install(table, certificates: certificates)
+            for w in report.warnings.prefix(20) { logger.warning("\(w)") }
             logger.info(
                 "revision live",
                 metadata: [
@@ -146,7 +153,20 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
         case unchanged
         case failed(String)
         case refused(sha: String, diagnostics: [String])
-        case ready(sha: String, table: RouteTable, warnings: [String])
+        case ready(sha: String, table: RouteTable, certificates: [String: TLSCertificatePair], warnings: [String])
+    }
+
+    /// The certificate and key of every Secret the table's TLS bindings name, by `namespace/name`.
+    static func certificates(for table: RouteTable, in manifests: ManifestSet) -> [String: TLSCertificatePair] {
+        let wanted = Set(table.tls.map(\.secret))
+        guard !wanted.isEmpty else { return [:] }
+        var out: [String: TLSCertificatePair] = [:]
+        for secret in manifests.secrets {
+            let key = secret.metadata.namespace + "/" + secret.metadata.name
+            guard wanted.contains(key), let chain = secret.data["tls.crt"], let privateKey = secret.data["tls.key"] else { continue }
+            out[key] = TLSCertificatePair(chainPEM: chain, keyPEM: privateKey)
+        }
+        return out
     }
 
     /// A plain directory (no Git): re-read on every sync, recompiled when its content digest changes.
@@ -163,7 +183,9 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
             }
             var table = desired.table
             table.revision = revision
-            return .ready(sha: revision, table: table, warnings: desired.diagnostics.filter { $0.severity == .warning }.map(\.description))
+            return .ready(
+                sha: revision, table: table, certificates: Self.certificates(for: table, in: desired.manifests),
+                warnings: desired.diagnostics.filter { $0.severity == .warning }.map(\.description))
         } catch {
             return .failed("\(error)")
         }
@@ -187,7 +209,8 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
                 return .refused(sha: sha, diagnostics: desired.diagnostics.errors.map(\.description))
             }
             return .ready(
-                sha: sha, table: desired.table, warnings: desired.diagnostics.filter { $0.severity == .warning }.map(\.description))
+                sha: sha, table: desired.table, certificates: Self.certificates(for: desired.table, in: desired.manifests),
+                warnings: desired.diagnostics.filter { $0.severity == .warning }.map(\.description))
         } catch {
             return .failed("\(error)")
         }

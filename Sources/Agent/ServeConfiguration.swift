@@ -6,6 +6,8 @@ public struct ServeConfiguration: Sendable {
     public var repository: RepositoryOptions
     public var listenHost = "127.0.0.1"
     public var listenPort = 8080
+    /// The HTTPS listener (`--listen-tls`), off when nil.
+    public var listenTLS: (host: String, port: Int)?
     public var adminHost = "127.0.0.1"
     public var adminPort = 9180
     /// Seconds between polls of the branch.

@@ -9,6 +9,8 @@ import RouteModel
 /// The embedded gateway: listeners, the snapshot being served, and per-loop upstream pools.
 public final class DataPlane: Sendable {
     public let store = SnapshotStore()
+    /// The TLS certificates of the revisions the store holds.
+    let tls = TLSCertificateStore()
     public let configuration: DataPlaneConfiguration
     let group: EventLoopGroup
     let logger: Logger
@@ -44,9 +46,11 @@ public final class DataPlane: Sendable {
         loops[ObjectIdentifier(loop)]!.value
     }
 
-    /// Binds a plain HTTP/1.1 listener; returns the bound address (port 0 picks a free port).
+    /// Binds a plain listener; returns the bound address (port 0 picks a free port).
+    ///
+    /// HTTP/1.1, and HTTP/2 with prior knowledge (h2c): a connection whose first bytes are the HTTP/2
+    /// preface is served as HTTP/2 (`HTTPVersionDetector`).
     public func bindHTTP(host: String, port: Int) async throws -> SocketAddress {
-        let store = self.store
         let configuration = self.configuration
         let plane = self
         let channel = try await ServerBootstrap(group: group)
@@ -56,37 +60,45 @@ public final class DataPlane: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let loop = plane.state(for: channel.eventLoop)
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: configuration.idleTimeout))
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withPipeliningAssistance: true, withErrorHandling: false)
-                    try channel.pipeline.syncOperations.addHandler(
-                        ProxyHandler(store: store, loop: loop, configuration: configuration, scheme: "http"))
+                    try channel.pipeline.syncOperations.addHandler(HTTPVersionDetector(plane: plane, scheme: "http"))
                 }
             }
             .bind(host: host, port: port)
             .get()
-        channels.withLockedValue { $0.append(channel) }
+        registerListener(channel)
         return channel.localAddress!
+    }
+
+    func registerListener(_ channel: Channel) {
+        channels.withLockedValue { $0.append(channel) }
     }
 
     /// Builds and installs a snapshot of `table`; returns how long the swap took.
     ///
     /// The build happens before the swap, off the request path; the swap itself is one reference
     /// store. Idle upstream connections to endpoints the new table no longer has are closed after it.
+    ///
+    /// `certificates` holds the PEM of the Secrets that `table.tls` names, by `namespace/name`; TLS
+    /// handshakes choose among them by SNI from the revision being served. A Secret that is missing or
+    /// does not parse leaves its hosts without a certificate of their own, with a warning in the report.
     @discardableResult
-    public func install(_ table: RouteTable) async -> InstallReport {
+    public func install(_ table: RouteTable, certificates: [String: TLSCertificatePair] = [:]) async -> InstallReport {
         let start = NIODeadline.now()
         let snapshot = RoutingSnapshot(table: table)
+        let (certificateIndex, warnings) = tls.prepare(table.tls, certificates: certificates)
         let built = NIODeadline.now()
+        tls.register(certificateIndex, for: snapshot)
         store.install(snapshot)
         let swapped = NIODeadline.now()
+        tls.prune(keeping: [store.current, store.previous])
         let live = Set(table.clusters.flatMap { $0.endpoints.map(EndpointKey.init) })
         for (_, state) in loops {
             state.eventLoop.execute { state.value.pool.drain(keeping: live) }
         }
         return InstallReport(
-            buildSeconds: Double((built - start).nanoseconds) / 1e9, swapSeconds: Double((swapped - built).nanoseconds) / 1e9)
+            buildSeconds: Double((built - start).nanoseconds) / 1e9, swapSeconds: Double((swapped - built).nanoseconds) / 1e9,
+            warnings: warnings)
     }
 
     /// Counters of every loop, merged.
@@ -127,6 +139,8 @@ public struct InstallReport: Sendable {
     public var buildSeconds: Double
     /// The reference swap itself.
     public var swapSeconds: Double
+    /// Problems that did not stop the install (a TLS Secret missing or unusable).
+    public var warnings: [String] = []
 }
 
 /// A lock-protected value (NIO's box, re-exported under a local name to keep imports in one place).

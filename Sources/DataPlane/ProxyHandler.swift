@@ -25,12 +25,17 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var exchange: Exchange?
     private var clientAddress = "-"
     private var downstreamOpen = true
+    /// Whether this handler counts its channel in `activeConnections` (not for HTTP/2 streams: the
+    /// HTTP/2 connection counts itself).
+    private let countsConnection: Bool
+    private var counted = false
 
-    init(store: SnapshotStore, loop: LoopState, configuration: DataPlaneConfiguration, scheme: String) {
+    init(store: SnapshotStore, loop: LoopState, configuration: DataPlaneConfiguration, scheme: String, countsConnection: Bool = true) {
         self.store = store
         self.loop = loop
         self.configuration = configuration
         self.scheme = scheme
+        self.countsConnection = countsConnection
     }
 
     /// One request/response exchange.
@@ -65,6 +70,11 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         /// Answered locally: incoming body parts are dropped.
         var local = false
         var finished = false
+        /// An HTTP/1.1 `Connection: upgrade` request (or CONNECT): the request decoder parses nothing
+        /// after it, so the connection either becomes a tunnel (101) or closes after the response.
+        var upgrade = false
+        /// The backend answered 101: at the response's end both connections become a byte tunnel.
+        var switching = false
         /// Counted in the in-flight gauge (requests that reached routing).
         var counted = false
 
@@ -78,11 +88,21 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         if let remote = context.channel.remoteAddress { clientAddress = remote.ipAddress ?? "-" }
+        // Added after the connection was set up (after ALPN or the h2c preface check).
+        if context.channel.isActive { countConnection() }
     }
 
     func channelActive(context: ChannelHandlerContext) {
         if let remote = context.channel.remoteAddress { clientAddress = remote.ipAddress ?? "-" }
+        countConnection()
         context.fireChannelActive()
+    }
+
+    private func countConnection() {
+        guard countsConnection, !counted else { return }
+        counted = true
+        loop.metrics.activeConnections += 1
+        loop.metrics.acceptedConnections += 1
     }
 
     // MARK: - Downstream
@@ -133,7 +153,10 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         downstreamOpen = false
-        loop.metrics.activeConnections -= 1
+        if counted {
+            counted = false
+            loop.metrics.activeConnections -= 1
+        }
         if let exchange, !exchange.finished {
             // The client went away mid-exchange: the upstream connection's state is unknown.
             exchange.readTimer?.cancel()
@@ -147,8 +170,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRegistered(context: ChannelHandlerContext) {
-        loop.metrics.activeConnections += 1
-        loop.metrics.acceptedConnections += 1
+        countConnection()
         context.fireChannelRegistered()
     }
 
@@ -182,6 +204,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func begin(_ head: HTTPRequestHead) {
         let host = Self.normalizedHost(head.headers.first(name: "host") ?? "")
         let e = Exchange(head: head, host: host, requestID: head.headers.first(name: "x-request-id") ?? loop.requestID())
+        e.upgrade = Self.isUpgradeRequest(head)
         exchange = e
         e.counted = true
         loop.metrics.inFlight += 1
@@ -262,6 +285,11 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         headers.replaceOrAdd(name: "x-forwarded-proto", value: scheme)
         if let host = head.headers.first(name: "host") { headers.replaceOrAdd(name: "x-forwarded-host", value: host) }
         headers.replaceOrAdd(name: "x-request-id", value: e.requestID)
+        if e.upgrade, let upgrade = head.headers.first(name: "upgrade") {
+            // Pass-through: the backend decides whether to switch protocols.
+            headers.replaceOrAdd(name: "upgrade", value: upgrade)
+            headers.replaceOrAdd(name: "connection", value: "upgrade")
+        }
         // HTTP/1.1 without a Connection header: the upstream connection stays open for reuse.
         return HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: headers)
     }
@@ -295,7 +323,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         e.triedEndpoints.insert(key)
         e.connectAttempts += 1
         e.endpoint = key
-        if let connection = loop.pool.takeIdle(key) {
+        // An upgrade may turn the connection into a tunnel: it never comes from or goes to the pool.
+        if !e.upgrade, let connection = loop.pool.takeIdle(key) {
             attach(connection, to: e)
             return
         }
@@ -304,7 +333,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let bound = NIOLoopBound(e, eventLoop: context.eventLoop)
         let target = key
-        loop.pool.connect(key).whenComplete { result in
+        let connecting = e.upgrade ? loop.pool.connectForUpgrade(key) : loop.pool.connect(key)
+        connecting.whenComplete { result in
             let this = handler.value
             let e = bound.value
             guard this.exchange === e, !e.finished else {
@@ -385,9 +415,17 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             e.status = Int(head.status.code)
             e.upstreamKeepAlive = head.isKeepAlive
             if let start = e.upstreamStart { loop.metrics.observeUpstream(seconds: Self.seconds(since: start)) }
+            if e.upgrade && head.status == .switchingProtocols && e.requestHead.version.major == 1 {
+                // The backend switches protocols: forward its 101 as is (Upgrade, Connection and the
+                // protocol's own headers); the tunnel starts at the response's end.
+                e.switching = true
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: e.requestHead.version, status: head.status, headers: head.headers))), promise: nil)
+                return
+            }
             var headers = head.headers
             Self.removeHopByHop(&headers)
             Self.setPersistence(&headers, for: e.requestHead)
+            if e.upgrade { headers.replaceOrAdd(name: "connection", value: "close") }
             let response = HTTPResponseHead(version: e.requestHead.version, status: head.status, headers: headers)
             context.write(wrapOutboundOut(.head(response)), promise: nil)
         case .body(let buffer):
@@ -395,12 +433,21 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         case .end(let trailers):
             e.readTimer?.cancel()
+            if e.switching, let upstream = e.upstream {
+                e.upstream = nil
+                upstream.handler.delegate = nil
+                finish(e, status: 101)
+                let counted = self.counted
+                self.counted = false
+                UpgradeTunnel.splice(downstream: context, upstream: upstream, loop: loop, countsConnection: counted)
+                return
+            }
             let written = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
-            if !e.requestHead.isKeepAlive { closeAfter(written) }
+            if !e.requestHead.isKeepAlive || e.upgrade { closeAfter(written) }
             if let upstream = e.upstream {
                 upstream.handler.delegate = nil
                 // Reuse only a connection whose exchange finished cleanly on both sides.
-                if e.requestComplete && e.upstreamKeepAlive {
+                if e.requestComplete && e.upstreamKeepAlive && !e.upgrade {
                     upstream.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
                     loop.pool.release(upstream)
                 } else {
@@ -462,7 +509,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         if !body.isEmpty { headers.add(name: "content-type", value: "text/plain; charset=utf-8") }
         headers.add(name: "x-request-id", value: e.requestID)
         for (name, value) in extraHeaders { headers.add(name: name, value: value) }
-        let close = close || !e.requestHead.isKeepAlive
+        let close = close || !e.requestHead.isKeepAlive || e.upgrade
         if close {
             headers.add(name: "connection", value: "close")
         } else {
@@ -478,6 +525,15 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         // Resume reading so the rest of the request body can be drained.
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
         finish(e, status: Int(status.code))
+    }
+
+    /// What llhttp treats as an upgrade (`Connection: upgrade` with `Upgrade`, or CONNECT): the server
+    /// decoder stops parsing after such a request. HTTP/1.x only (HTTP/2 forbids both headers).
+    static func isUpgradeRequest(_ head: HTTPRequestHead) -> Bool {
+        guard head.version.major == 1 else { return false }
+        if head.method == .CONNECT { return true }
+        guard head.headers.contains(name: "upgrade") else { return false }
+        return head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" }
     }
 
     /// `Connection: close` for a client that asked for it; `keep-alive` for an HTTP/1.0 client that asked to keep it.

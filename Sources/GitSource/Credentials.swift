@@ -8,7 +8,9 @@ public enum GitCredentials: Sendable, Hashable {
     case token(String)
     case userPassword(user: String, password: String)
     /// SSH key pair. `knownHostsPath` enables host-key checking against that file (unknown hosts are refused);
-    /// without it libgit2's default checking applies.
+    /// without it libgit2's default checking applies (`~/.ssh/known_hosts`, unknown hosts refused). The file
+    /// should list every host key type of the server (as `ssh-keyscan` prints them, verified out of band):
+    /// libssh2 asks for the ECDSA key first and libgit2 1.5 cannot be told to prefer the type in this file.
     case sshKey(privateKeyPath: String, publicKeyPath: String?, passphrase: String?, knownHostsPath: String?)
 
     /// Strings that must never appear in error messages.
@@ -28,6 +30,8 @@ final class RemoteSession {
     let url: String
     let credentials: GitCredentials
     var credentialAttempts = 0
+    /// Why the remote is asking again after our one answer (more specific for SSH keys).
+    private var rejection = "the remote rejected the credentials"
     /// Set when the credentials callback gave up: the operation failed because of authentication.
     var authenticationFailure: String?
     /// Set when the certificate callback refused the host key.
@@ -102,7 +106,7 @@ final class RemoteSession {
         }
         credentialAttempts += 1
         if credentialAttempts > 1 {
-            return fail("the remote rejected the credentials")
+            return fail(rejection)
         }
         switch credentials {
         case .none:
@@ -128,7 +132,11 @@ final class RemoteSession {
             guard FileManager.default.isReadableFile(atPath: privateKey) else {
                 return fail("SSH private key \(privateKey) is not readable")
             }
-            return git_credential_ssh_key_new(out, usernameFromURL ?? sshUser, publicKey, privateKey, passphrase)
+            let user = usernameFromURL ?? sshUser
+            // libgit2 clears libssh2's reason before asking again, so say what was tried: the user matters (a URL
+            // without one logs in as "git") and a wrong passphrase looks exactly like an unauthorised key.
+            rejection = "the remote did not accept SSH key \(privateKey) for user \(user) (not authorised, or wrong passphrase)"
+            return git_credential_ssh_key_new(out, user, publicKey, privateKey, passphrase)
         }
     }
 
@@ -146,22 +154,32 @@ final class RemoteSession {
             hostKey.hostkey_len > 0
         else { return rejectHost("the server did not provide its raw host key") }
         let key = [UInt8](UnsafeRawBufferPointer(start: raw, count: hostKey.hostkey_len))
-        let name = host.isEmpty ? (RemoteURL(url).host ?? "") : host
+        let port = RemoteURL(url).port
+        let host = host.isEmpty ? (RemoteURL(url).host ?? "") : host
+        // Named as in known_hosts (`[host]:port` off port 22), so the operator can find or add the line.
+        let name = KnownHosts.name(host: host, port: port)
+        let keyType = KnownHosts.keyType(of: key) ?? "unknown"
         let known: String
         do {
             known = try String(contentsOfFile: knownHostsPath, encoding: .utf8)
         } catch {
             return rejectHost("cannot read known_hosts file \(knownHostsPath): \(error.localizedDescription)")
         }
-        switch KnownHosts(known).verify(host: name, port: RemoteURL(url).port, key: key) {
+        switch KnownHosts(known).verify(host: host, port: port, key: key) {
         case .match:
             return 0
         case .mismatch:
-            return rejectHost("the host key of \(name) does not match \(knownHostsPath) (possible man-in-the-middle)")
+            return rejectHost(
+                "the \(keyType) host key of \(name) does not match \(knownHostsPath) (possible man-in-the-middle)")
         case .revoked:
-            return rejectHost("the host key of \(name) is revoked in \(knownHostsPath)")
+            return rejectHost("the \(keyType) host key of \(name) is revoked in \(knownHostsPath)")
         case .unknown:
             return rejectHost("host \(name) is not listed in \(knownHostsPath)")
+        case .otherKeyTypes(let listed):
+            // libgit2 1.5 cannot be told which host key type to ask for (see `KnownHosts.verify`).
+            return rejectHost(
+                "\(name) presented its \(keyType) host key but \(knownHostsPath) lists only "
+                    + "\(listed.joined(separator: ", ")) for it; add the host's \(keyType) key (verified out of band)")
         }
     }
 

@@ -4,7 +4,16 @@ import Foundation
 /// negation, hashed `|1|salt|hash` entries, `@revoked`. `@cert-authority` lines are ignored (libgit2 does not
 /// hand us certificates).
 struct KnownHosts {
-    enum Verdict: Equatable { case match, mismatch, revoked, unknown }
+    enum Verdict: Equatable {
+        case match
+        /// A key of the presented type is listed for the host, and it is another key.
+        case mismatch
+        case revoked
+        case unknown
+        /// The host is listed, but only with keys of other types (sorted). Not evidence of an attack: servers have
+        /// several host keys and the client picks the type (see `verify`).
+        case otherKeyTypes([String])
+    }
 
     struct Entry {
         var marker: String?
@@ -29,11 +38,24 @@ struct KnownHosts {
         }
     }
 
+    /// The name a host has in known_hosts: `host` on the default port, `[host]:port` otherwise.
+    static func name(host: String, port: Int?) -> String {
+        guard let port, port != 22 else { return host }
+        return "[\(host)]:\(port)"
+    }
+
     /// Checks `key` (the SSH wire-format public key blob) for `host` on `port` (nil or 22 = default).
+    ///
+    /// Only keys of the presented type count for `.mismatch`, as in OpenSSH: a server has one host key per type
+    /// (typically ed25519, ECDSA and RSA) and the client chooses which one it is shown. With libgit2 1.5 and
+    /// libssh2 1.10 that choice is ECDSA first, steered only by `~/.ssh/known_hosts` (never by our file), so a
+    /// file listing just a host's ed25519 key meets its ECDSA key: that is `.otherKeyTypes`, not a
+    /// man-in-the-middle. Found by SSHRemoteTests against a real sshd.
     func verify(host: String, port: Int?, key: [UInt8]) -> Verdict {
-        let name = (port == nil || port == 22) ? host : "[\(host)]:\(port!)"
+        let name = KnownHosts.name(host: host, port: port)
         let keyType = KnownHosts.keyType(of: key)
-        var sawHost = false
+        var listedTypes: Set<String> = []
+        var sawType = false
         var matched = false
         for entry in entries where KnownHosts.hostMatches(entry.patterns, name) {
             if entry.marker == "@cert-authority" { continue }
@@ -41,11 +63,15 @@ struct KnownHosts {
                 if entry.key == key { return .revoked }
                 continue
             }
-            sawHost = true
-            if entry.key == key && (keyType == nil || entry.keyType == keyType) { matched = true }
+            listedTypes.insert(entry.keyType)
+            // An unparsable blob (no type) is compared with every entry.
+            guard keyType == nil || entry.keyType == keyType else { continue }
+            sawType = true
+            if entry.key == key { matched = true }
         }
         if matched { return .match }
-        return sawHost ? .mismatch : .unknown
+        if sawType { return .mismatch }
+        return listedTypes.isEmpty ? .unknown : .otherKeyTypes(listedTypes.sorted())
     }
 
     /// The key type name at the start of a wire-format key blob (uint32 length + name).

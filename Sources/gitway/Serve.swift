@@ -62,7 +62,9 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("\(name) must be a duration such as 500ms, 30s, 5m or 1h, got \(value)")
         }
         guard AccessLogFormat(rawValue: accessLog) != nil else { throw ValidationError("--access-log must be text, json or off") }
-        if listenTLS != nil { throw ValidationError("--listen-tls is not available yet in this build") }
+        if let listenTLS, parseListenAddress(listenTLS) == nil {
+            throw ValidationError("--listen-tls must be host:port, got \(listenTLS)")
+        }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
 
@@ -73,6 +75,7 @@ struct Serve: AsyncParsableCommand {
         var config = ServeConfiguration(repository: try repository.options(), threads: threads)
         (config.listenHost, config.listenPort) = parseListenAddress(listen)!
         (config.adminHost, config.adminPort) = parseListenAddress(admin)!
+        config.listenTLS = listenTLS.flatMap(parseListenAddress)
         config.pollSeconds = Duration.seconds(poll)!
         config.shutdownGraceSeconds = Duration.seconds(grace)!
         config.dataPlane.accessLog = AccessLogFormat(rawValue: accessLog)!

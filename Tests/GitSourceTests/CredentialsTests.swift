@@ -93,6 +93,13 @@ import Testing
         #expect(hosts.verify(host: "hashed2.example.com", port: nil, key: key) == .unknown)
         #expect(hosts.verify(host: "revoked.example.com", port: nil, key: key) == .revoked)
         #expect(hosts.verify(host: "unknown.example.com", port: nil, key: key) == .unknown)
+        // Another key type than those listed: not a mismatch (the client picks which host key it is shown).
+        let ecdsaType = bytes("ecdsa-sha2-nistp256")
+        let ecdsa = [0, 0, 0, UInt8(ecdsaType.count)] + ecdsaType + [0, 0, 0, 8] + bytes("nistp256") + [0, 0, 0, 1, 4]
+        #expect(hosts.verify(host: "git.example.com", port: nil, key: ecdsa) == .otherKeyTypes(["ssh-ed25519"]))
+        #expect(hosts.verify(host: "unknown.example.com", port: nil, key: ecdsa) == .unknown)
+        #expect(KnownHosts.name(host: "h", port: nil) == "h" && KnownHosts.name(host: "h", port: 22) == "h")
+        #expect(KnownHosts.name(host: "h", port: 2222) == "[h]:2222")
     }
 
     @Test func errorDescriptions() {

@@ -108,9 +108,19 @@ import Testing
         } throws: { error in
             guard let error = error as? GitError else { return false }
             return error.kind == .authentication && error.remote == url && "\(error)".contains(url)
+                && error.message.contains(stranger) && error.message.contains("user \(server.user)")
         }
         // One rejected attempt, not a retry loop (sshd would cut that off after MaxAuthTries as a network error).
         #expect(ContinuousClock.now - started < .seconds(20))
+
+        // Without a user in the URL the login is "git" (as for hosted Git), and the message says so.
+        let noUser = "ssh://127.0.0.1:\(server.port)\(served.path)"
+        #expect {
+            try GitRepository.cache(url: noUser, in: server.directory.appending("cache"), credentials: server.credentials())
+        } throws: { error in
+            guard let error = error as? GitError else { return false }
+            return error.kind == .authentication && error.remote == noUser && error.message.contains("user git")
+        }
     }
 
     @Test func hashedKnownHostsEntryIsAccepted() throws {
@@ -129,6 +139,72 @@ import Testing
             credentials: server.credentials(knownHosts: knownHosts))
         #expect(try cache.resolve("main") == c1)
     }
+
+    @Test func passphraseProtectedKey() throws {
+        let server = try SSHServer()
+        defer { server.stop() }
+        let served = try server.servedRepository()
+        let url = server.url(for: served.path)
+        let locked = try server.generateKey(named: "locked", passphrase: "open-sesame", authorize: true)
+
+        // No public key file: libssh2 derives it from the private key.
+        let cache = try GitRepository.cache(
+            url: url, in: server.directory.appending("cache"),
+            credentials: .sshKey(
+                privateKeyPath: locked, publicKeyPath: nil, passphrase: "open-sesame", knownHostsPath: server.knownHosts))
+        #expect(try cache.resolve("main") == served.resolve("main"))
+
+        #expect {
+            try GitRepository.cache(
+                url: url, in: server.directory.appending("cache2"),
+                credentials: .sshKey(
+                    privateKeyPath: locked, publicKeyPath: locked + ".pub", passphrase: "wrong-secret",
+                    knownHostsPath: server.knownHosts))
+        } throws: { error in
+            guard let error = error as? GitError else { return false }
+            return error.kind == .authentication && error.remote == url && "\(error)".contains(locked)
+                && !"\(error)".contains("wrong-secret")
+        }
+    }
+
+    /// Real servers have several host keys (Debian's openssh-server makes ed25519, ECDSA and RSA; so do GitHub and
+    /// GitLab) and libssh2 asks for ECDSA first, so a known_hosts with only the ed25519 line must give a clear
+    /// "add that key type" refusal, not a man-in-the-middle alarm; with all of them (`ssh-keyscan`) it works.
+    @Test func serverWithSeveralHostKeyTypes() throws {
+        let server = try SSHServer(hostKeyTypes: ["ed25519", "ecdsa", "rsa"])
+        defer { server.stop() }
+        let served = try server.servedRepository()
+        let url = server.url(for: served.path)
+        let name = "[127.0.0.1]:\(server.port)"
+        let onlyEd25519 = try server.writeKnownHosts(named: "known_hosts_ed25519", "\(name) \(server.hostPublicKeys[0])\n")
+        #expect {
+            try GitRepository.cache(
+                url: url, in: server.directory.appending("cache"), credentials: server.credentials(knownHosts: onlyEd25519))
+        } throws: { error in
+            guard let error = error as? GitError else { return false }
+            return error.kind == .hostKey && error.remote == url && !error.message.contains("man-in-the-middle")
+                && error.message.contains("lists only ssh-ed25519") && error.message.contains(name)
+        }
+
+        let all = try server.writeKnownHosts(
+            named: "known_hosts_all", server.hostPublicKeys.map { "\(name) \($0)\n" }.joined())
+        let cache = try GitRepository.cache(
+            url: url, in: server.directory.appending("cache"), credentials: server.credentials(knownHosts: all))
+        #expect(try cache.resolve("main") == served.resolve("main"))
+
+        // A different key of the negotiated type is still a mismatch.
+        let impostor = try server.generateKey(named: "impostor-ecdsa", type: "ecdsa")
+        let wrong = try server.writeKnownHosts(
+            named: "known_hosts_wrong",
+            "\(name) \(server.hostPublicKeys[0])\n\(name) \(try server.publicKey(of: impostor))\n")
+        #expect {
+            try GitRepository.cache(
+                url: url, in: server.directory.appending("cache-wrong"), credentials: server.credentials(knownHosts: wrong))
+        } throws: { error in
+            guard let error = error as? GitError else { return false }
+            return error.kind == .hostKey && error.message.contains("man-in-the-middle")
+        }
+    }
 }
 
 /// A throwaway OpenSSH server on 127.0.0.1: its own host key, one authorised client key, a `known_hosts` file
@@ -146,14 +222,17 @@ final class SSHServer: @unchecked Sendable {
     let user: String
     /// "ssh-ed25519 AAAA…" (no comment), as in a known_hosts line.
     let hostPublicKey: String
+    /// One per host key type, in the order asked for.
+    let hostPublicKeys: [String]
     /// Private key whose public half is in authorized_keys.
     let clientKey: String
     /// `[127.0.0.1]:<port> <hostPublicKey>`.
     let knownHosts: String
-    private let process = Process()
-    private let log = Log()
+    private let sshd: Child
+    private let log: Log
 
-    init() throws {
+    /// Host keys of these types (`ssh-keygen -t`), the first one in `hostPublicKey` and `knownHosts`.
+    init(hostKeyTypes: [String] = ["ed25519"]) throws {
         let sshd = "/usr/sbin/sshd"
         guard FileManager.default.isExecutableFile(atPath: sshd) else {
             throw Failure(
@@ -164,63 +243,73 @@ final class SSHServer: @unchecked Sendable {
             throw Failure(
                 description: "git-upload-pack not found in PATH: the SSH test server needs git (scripts/install-deps.sh)")
         }
-        directory = try TemporaryDirectory(prefix: "gitway-sshd")
         user = SSHServer.currentUser()
-        let hostKey = directory.appending("ssh_host_ed25519_key")
+        let directory = try TemporaryDirectory(prefix: "gitway-sshd")
+        self.directory = directory
+        let hostKeys = hostKeyTypes.map { directory.appending("ssh_host_\($0)_key") }
+        for (type, path) in zip(hostKeyTypes, hostKeys) {
+            try SSHServer.run(try SSHServer.tool("ssh-keygen"), ["-q", "-t", type, "-N", "", "-C", "host", "-f", path])
+        }
+        hostPublicKeys = try hostKeys.map { try SSHServer.publicKey(of: $0) }
         clientKey = directory.appending("id_ed25519")
-        try SSHServer.run(try SSHServer.tool("ssh-keygen"), ["-q", "-t", "ed25519", "-N", "", "-C", "host", "-f", hostKey])
         try SSHServer.run(try SSHServer.tool("ssh-keygen"), ["-q", "-t", "ed25519", "-N", "", "-C", "client", "-f", clientKey])
-        hostPublicKey = try SSHServer.publicKey(of: hostKey)
+        hostPublicKey = hostPublicKeys[0]
         try (try SSHServer.publicKey(of: clientKey) + "\n").write(
             toFile: directory.appending("authorized_keys"), atomically: true, encoding: .utf8)
 
-        port = try SSHServer.freePort()
         knownHosts = directory.appending("known_hosts")
+        // A port found free can be taken (by any outgoing connection's local port) before sshd binds it: retry then.
+        var attempt = 1
+        while true {
+            let port = try SSHServer.freePort()
+            let config = directory.appending("sshd_config")
+            try """
+            ListenAddress 127.0.0.1
+            Port \(port)
+            \(hostKeys.map { "HostKey \($0)" }.joined(separator: "\n"))
+            PidFile \(directory.appending("sshd.pid"))
+            AuthorizedKeysFile \(directory.appending("authorized_keys"))
+            AuthorizedKeysCommand none
+            AllowUsers \(user)
+            PubkeyAuthentication yes
+            PasswordAuthentication no
+            KbdInteractiveAuthentication no
+            HostbasedAuthentication no
+            PermitRootLogin prohibit-password
+            StrictModes no
+            UsePAM no
+            PrintMotd no
+            PrintLastLog no
+            LogLevel VERBOSE
+
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+
+            // Privilege separation directory, required when sshd runs as root (the openssh-server package creates
+            // it only through its init scripts).
+            if getuid() == 0 {
+                try FileManager.default.createDirectory(
+                    atPath: "/run/sshd", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            }
+
+            let child = try Child(sshd, ["-D", "-e", "-f", config])
+            let log = Log()
+            log.collect(from: child.output)
+            do {
+                try SSHServer.waitUntilListening(child, log: log, port: port, deadline: .now + .seconds(15))
+                self.port = port
+                self.sshd = child
+                self.log = log
+                break
+            } catch {
+                child.terminate()
+                if attempt < 3 && log.text.contains("Address already in use") {
+                    attempt += 1
+                    continue
+                }
+                throw error
+            }
+        }
         try "[127.0.0.1]:\(port) \(hostPublicKey)\n".write(toFile: knownHosts, atomically: true, encoding: .utf8)
-
-        let config = directory.appending("sshd_config")
-        try """
-        ListenAddress 127.0.0.1
-        Port \(port)
-        HostKey \(hostKey)
-        PidFile \(directory.appending("sshd.pid"))
-        AuthorizedKeysFile \(directory.appending("authorized_keys"))
-        AuthorizedKeysCommand none
-        AllowUsers \(user)
-        PubkeyAuthentication yes
-        PasswordAuthentication no
-        KbdInteractiveAuthentication no
-        HostbasedAuthentication no
-        PermitRootLogin prohibit-password
-        StrictModes no
-        UsePAM no
-        PrintMotd no
-        PrintLastLog no
-        LogLevel VERBOSE
-
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-
-        // Privilege separation directory, required when sshd runs as root (the openssh-server package creates it
-        // only through its init scripts).
-        if getuid() == 0 {
-            try FileManager.default.createDirectory(
-                atPath: "/run/sshd", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        }
-
-        process.executableURL = URL(fileURLWithPath: sshd)
-        process.arguments = ["-D", "-e", "-f", config]
-        let stderr = Pipe()
-        process.standardOutput = stderr
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        log.collect(from: stderr.fileHandleForReading)
-        do {
-            try waitUntilListening(deadline: .now + .seconds(15))
-        } catch {
-            stop()
-            throw error
-        }
     }
 
     deinit {
@@ -229,16 +318,8 @@ final class SSHServer: @unchecked Sendable {
 
     /// Terminates sshd and waits for it to exit. Idempotent.
     func stop() {
-        if process.isRunning {
-            process.terminate()
-        }
-        if process.processIdentifier != 0 {
-            process.waitUntilExit()
-        }
+        sshd.terminate()
     }
-
-    /// Everything sshd logged so far (for failure messages).
-    var output: String { log.text }
 
     func url(for repositoryPath: String) -> String {
         "ssh://\(user)@127.0.0.1:\(port)\(repositoryPath)"
@@ -257,10 +338,17 @@ final class SSHServer: @unchecked Sendable {
         return served
     }
 
-    /// A new ed25519 key pair in the server directory, not authorised; returns the private key path.
-    func generateKey(named name: String) throws -> String {
+    /// A new key pair in the server directory (not authorised unless asked); returns the private key path.
+    func generateKey(
+        named name: String, type: String = "ed25519", passphrase: String = "", authorize: Bool = false
+    ) throws -> String {
         let path = directory.appending(name)
-        try SSHServer.run(try SSHServer.tool("ssh-keygen"), ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path])
+        try SSHServer.run(try SSHServer.tool("ssh-keygen"), ["-q", "-t", type, "-N", passphrase, "-C", name, "-f", path])
+        if authorize {
+            let file = directory.appending("authorized_keys")
+            let keys = try String(contentsOfFile: file, encoding: .utf8) + publicKey(of: path) + "\n"
+            try keys.write(toFile: file, atomically: true, encoding: .utf8)
+        }
         return path
     }
 
@@ -274,16 +362,17 @@ final class SSHServer: @unchecked Sendable {
         return path
     }
 
-    /// Polls until the port accepts a TCP connection, re-trying each time sshd logs something (it logs
-    /// "Server listening" once bound); fails at once if sshd exits, and at `deadline`.
-    private func waitUntilListening(deadline: ContinuousClock.Instant) throws {
+    /// Waits until sshd has logged that it listens on `port` and the port accepts a TCP connection (so it is this
+    /// sshd, not whoever else may have taken the port). Re-checks whenever sshd logs something; fails at once if
+    /// sshd exits, and at `deadline`.
+    private static func waitUntilListening(
+        _ sshd: Child, log: Log, port: Int, deadline: ContinuousClock.Instant
+    ) throws {
         while true {
             let seen = log.version
-            if SSHServer.accepts(port: port) { return }
-            if !process.isRunning {
-                process.waitUntilExit()
-                throw Failure(
-                    description: "sshd exited with status \(process.terminationStatus) before listening:\n\(log.text)")
+            if log.text.contains("Server listening on 127.0.0.1 port \(port).") && accepts(port: port) { return }
+            if let status = sshd.exitStatus() {
+                throw Failure(description: "sshd \(status) before listening:\n\(log.text)")
             }
             if ContinuousClock.now >= deadline {
                 throw Failure(description: "sshd did not accept connections on 127.0.0.1:\(port) in time:\n\(log.text)")
@@ -353,21 +442,11 @@ final class SSHServer: @unchecked Sendable {
     /// Runs `executable` to completion; throws with its output when it fails.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw Failure(
-                description:
-                    "\(executable) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus): \(text)")
+        let child = try Child(executable, arguments)
+        let text = String(decoding: child.output.readDataToEndOfFile(), as: UTF8.self)
+        let status = child.waitForExit()
+        guard status == "exited with status 0" else {
+            throw Failure(description: "\(executable) \(arguments.joined(separator: " ")) \(status): \(text)")
         }
         return text
     }
@@ -421,6 +500,89 @@ final class SSHServer: @unchecked Sendable {
                 let seconds = Double(remaining.components.seconds) + Double(remaining.components.attoseconds) / 1e18
                 if !condition.wait(until: Date(timeIntervalSinceNow: seconds)) { return }
             }
+        }
+    }
+
+    /// A child process started with posix_spawn, stdout and stderr to a pipe (`output`), stdin from /dev/null.
+    /// Not Foundation's `Process`: it notices a child's exit by an inherited socket closing, and sshd closes every
+    /// inherited descriptor at startup, so `Process` then blocks in waitpid on its shared monitor thread and hangs
+    /// every other `Process` of the test run.
+    final class Child: @unchecked Sendable {
+        let pid: pid_t
+        let output: FileHandle
+        private let lock = NSLock()
+        private var status: String?
+        private static let spawnLock = NSLock()
+
+        init(_ executable: String, _ arguments: [String]) throws {
+            // pipe2 is not imported; pipe + FD_CLOEXEC under a lock that every spawn here takes, so no child
+            // started concurrently by another test inherits (and holds open) the other's write end.
+            Child.spawnLock.lock()
+            defer { Child.spawnLock.unlock() }
+            var fds: [Int32] = [0, 0]
+            guard pipe(&fds) == 0 else { throw Failure(description: "pipe failed: errno \(errno)") }
+            defer { close(fds[1]) }
+            _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+            posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+            // Default signal dispositions and an empty mask: the test runner's threads may block or ignore some.
+            var attributes = posix_spawnattr_t()
+            posix_spawnattr_init(&attributes)
+            defer { posix_spawnattr_destroy(&attributes) }
+            var signals = sigset_t()
+            sigemptyset(&signals)
+            posix_spawnattr_setsigmask(&attributes, &signals)
+            sigfillset(&signals)
+            posix_spawnattr_setsigdefault(&attributes, &signals)
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+            let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+            defer { argv.forEach { free($0) } }
+            var pid: pid_t = 0
+            let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+            guard rc == 0 else {
+                close(fds[0])
+                throw Failure(description: "cannot start \(executable): \(String(cString: strerror(rc)))")
+            }
+            self.pid = pid
+            output = FileHandle(fileDescriptor: fds[0], closeOnDealloc: true)
+        }
+
+        /// "exited with status N" / "killed by signal N" once the child has exited, else nil (does not block).
+        func exitStatus() -> String? {
+            reap(options: WNOHANG)
+        }
+
+        /// Blocks until the child exits.
+        @discardableResult
+        func waitForExit() -> String {
+            reap(options: 0) ?? "in an unknown state"
+        }
+
+        /// SIGTERM, then waits for the exit. Idempotent.
+        func terminate() {
+            if exitStatus() == nil {
+                kill(pid, SIGTERM)
+                waitForExit()
+            }
+        }
+
+        private func reap(options: Int32) -> String? {
+            lock.lock()
+            defer { lock.unlock() }
+            if let status { return status }
+            var raw: Int32 = 0
+            var rc: pid_t
+            repeat { rc = waitpid(pid, &raw, options) } while rc < 0 && errno == EINTR
+            guard rc == pid else { return nil }
+            let signal = raw & 0x7f
+            status = signal == 0 ? "exited with status \((raw >> 8) & 0xff)" : "killed by signal \(signal)"
+            return status
         }
     }
 }

@@ -15,7 +15,8 @@ import NIOWebSocket
 /// - `/stream/N`   – N KiB of text, chunked, written 1 KiB at a time and only while the channel is writable
 /// - `/close`      – the report with `connection: close`, then the connection is closed
 /// - `/hang`       – the request is read but never answered
-/// - `/ws`         – WebSocket upgrade (see `WebSocketEcho`); handled by the upgrader before this handler
+/// - `/ws`         – WebSocket upgrade (see `WebSocketEcho`); handled by the upgrader before this handler. An
+///                   upgrade request on any other path is answered with the report and `connection: close`.
 final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -95,7 +96,7 @@ final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
             streamRemaining -= 1
         }
         if streamRemaining == 0, let head {
-            finish(context: context, keepAlive: head.isKeepAlive)
+            finish(context: context, keepAlive: Self.keepAlive(head))
         } else {
             context.flush()
         }
@@ -106,9 +107,18 @@ final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelWritabilityChanged()
     }
 
+    /// Whether the connection stays open after this request. Not after a refused upgrade request (one that reached
+    /// this handler): the HTTP decoder parses nothing after a request asking for an upgrade.
+    private static func keepAlive(_ head: HTTPRequestHead) -> Bool {
+        let upgrade =
+            head.headers.contains(name: "upgrade")
+            && head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" }
+        return head.isKeepAlive && !upgrade
+    }
+
     private func baseHeaders(_ head: HTTPRequestHead, close: Bool = false) -> HTTPHeaders {
         var headers: HTTPHeaders = ["x-backend-name": name]
-        if close || !head.isKeepAlive {
+        if close || !Self.keepAlive(head) {
             headers.add(name: "connection", value: "close")
         } else if head.version == .http1_0 {
             headers.add(name: "connection", value: "keep-alive")
@@ -127,15 +137,37 @@ final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
         if hasBody && head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        finish(context: context, keepAlive: head.isKeepAlive && !close)
+        finish(context: context, keepAlive: Self.keepAlive(head) && !close)
     }
 
     private func finish(context: ChannelHandlerContext, keepAlive: Bool) {
         self.head = nil
+        if keepAlive { armUpgrade(context: context) }
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if !keepAlive {
             written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
+    }
+
+    /// NIO's `HTTPServerUpgradeHandler` considers only the first request of a connection and then leaves the
+    /// pipeline. So that `/ws` works on any request of a keep-alive connection (a proxy reuses pooled upstream
+    /// connections), a fresh one goes back in front of this handler before each response ends, which is before
+    /// the pipelining handler lets the next request through.
+    private func armUpgrade(context: ChannelHandlerContext) {
+        let sync = context.pipeline.syncOperations
+        guard (try? sync.handler(type: HTTPServerUpgradeHandler.self)) == nil,
+            let encoder = try? sync.handler(type: HTTPResponseEncoder.self),
+            let decoder = try? sync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+        else { return }
+        var httpHandlers: [any RemovableChannelHandler] = [decoder]
+        if let handler = try? sync.handler(type: HTTPServerPipelineHandler.self) { httpHandlers.append(handler) }
+        if let handler = try? sync.handler(type: NIOHTTPResponseHeadersValidator.self) { httpHandlers.append(handler) }
+        if let handler = try? sync.handler(type: HTTPServerProtocolErrorHandler.self) { httpHandlers.append(handler) }
+        let upgrade = WebSocketEcho.upgradeConfiguration(name: name)
+        let handler = HTTPServerUpgradeHandler(
+            upgraders: upgrade.upgraders, httpEncoder: encoder, extraHTTPHandlers: httpHandlers,
+            upgradeCompletionHandler: upgrade.completionHandler)
+        try? sync.addHandler(handler, position: .before(self))
     }
 
     private func report(context: ChannelHandlerContext, head: HTTPRequestHead) -> String {

@@ -15,10 +15,10 @@ final class WebSocketEcho: ChannelInboundHandler {
 
     init(name: String) { prefix = ByteBuffer(string: name + ": ") }
 
-    /// The upgrader for `configureHTTPServerPipeline(withServerUpgrade:)`: accepts upgrades on `/ws` only (other
-    /// paths fall through to the HTTP handler) and replaces the HTTP handler with a `WebSocketEcho`.
-    static func upgrader(name: String) -> NIOWebSocketServerUpgrader {
-        NIOWebSocketServerUpgrader(
+    /// For `configureHTTPServerPipeline(withServerUpgrade:)`: upgrades on `/ws` only (on other paths the request
+    /// falls through to the HTTP handler as usual), then replaces the HTTP handler with a `WebSocketEcho`.
+    static func upgradeConfiguration(name: String) -> NIOHTTPServerUpgradeConfiguration {
+        let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: 1 << 20,
             shouldUpgrade: { channel, head in
                 let path = head.uri.split(separator: "?", maxSplits: 1).first ?? ""
@@ -29,6 +29,13 @@ final class WebSocketEcho: ChannelInboundHandler {
                     try channel.pipeline.syncOperations.addHandler(WebSocketEcho(name: name))
                 }
             })
+        return (
+            upgraders: [upgrader],
+            completionHandler: { context in
+                // The HTTP handler would otherwise see WebSocket frames.
+                context.pipeline.syncOperations.removeHandler(name: EchoHandler.handlerName, promise: nil)
+            }
+        )
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -83,13 +83,7 @@ let bootstrap = ServerBootstrap(group: group)
                 try sync.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true)
                 try sync.addHandler(OKHandler())
             case .echo:
-                let upgrade: NIOHTTPServerUpgradeConfiguration = (
-                    upgraders: [WebSocketEcho.upgrader(name: options.name)],
-                    completionHandler: { context in
-                        // The HTTP handler would otherwise see WebSocket frames.
-                        context.pipeline.syncOperations.removeHandler(name: EchoHandler.handlerName, promise: nil)
-                    }
-                )
+                let upgrade = WebSocketEcho.upgradeConfiguration(name: options.name)
                 try sync.configureHTTPServerPipeline(withServerUpgrade: upgrade, withErrorHandling: true)
                 try sync.addHandler(EchoHandler(name: options.name), name: EchoHandler.handlerName)
             }

@@ -1,0 +1,164 @@
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+
+extension DataPlane {
+    /// The HTTP/1.1 proxy pipeline of one downstream connection (plain, or TLS after ALPN).
+    ///
+    /// An empty upgrade configuration makes NIO build the request decoder with
+    /// `leftOverBytesStrategy: .forwardBytes` (the only public way to get it with the encoder/decoder
+    /// pairing of `configureHTTPServerPipeline`); the upgrade handler itself is removed at once, so the
+    /// pipeline is the plain one. The forwarded bytes are those a client sends right after an upgrade
+    /// request (see `UpgradeTunnel`).
+    func configureHTTP1(_ channel: Channel, scheme: String) throws {
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.configureHTTPServerPipeline(
+            withPipeliningAssistance: true, withServerUpgrade: (upgraders: [], completionHandler: { _ in }),
+            withErrorHandling: false)
+        pipeline.removeHandler(try pipeline.handler(type: HTTPServerUpgradeHandler.self), promise: nil)
+        try pipeline.addHandler(
+            ProxyHandler(store: store, loop: state(for: channel.eventLoop), configuration: configuration, scheme: scheme))
+    }
+
+    /// The HTTP/2 pipeline of one downstream connection: every stream gets the HTTP/2-to-HTTP/1 codec
+    /// and its own `ProxyHandler`, so streams are proxied like HTTP/1.1 requests (upstreams stay HTTP/1.1).
+    func configureHTTP2(_ channel: Channel, scheme: String) throws {
+        let plane = self
+        let pipeline = channel.pipeline.syncOperations
+        _ = try pipeline.configureHTTP2Pipeline(
+            mode: .server, connectionConfiguration: NIOHTTP2Handler.ConnectionConfiguration(),
+            streamConfiguration: NIOHTTP2Handler.StreamConfiguration()
+        ) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                let streamPipeline = stream.pipeline.syncOperations
+                try streamPipeline.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                try streamPipeline.addHandler(
+                    ProxyHandler(
+                        store: plane.store, loop: plane.state(for: stream.eventLoop), configuration: plane.configuration,
+                        scheme: scheme, countsConnection: false))
+            }
+        }
+        try pipeline.addHandler(HTTP2ConnectionHandler(loop: state(for: channel.eventLoop)))
+    }
+}
+
+/// Behind the HTTP/2 handler of a connection: counts the connection, and closes it when it has been
+/// idle (no bytes either way) for the idle timeout with no stream open.
+final class HTTP2ConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = NIOAny
+
+    private let loop: LoopState
+    private var openStreams = 0
+    private var counted = false
+
+    init(loop: LoopState) { self.loop = loop }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { count() }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        count()
+        context.fireChannelActive()
+    }
+
+    private func count() {
+        guard !counted else { return }
+        counted = true
+        loop.metrics.activeConnections += 1
+        loop.metrics.acceptedConnections += 1
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if counted {
+            counted = false
+            loop.metrics.activeConnections -= 1
+        }
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case is NIOHTTP2StreamCreatedEvent:
+            openStreams += 1
+        case is StreamClosedEvent:
+            openStreams = max(0, openStreams - 1)
+        case is IdleStateHandler.IdleStateEvent:
+            if openStreams == 0 {
+                context.close(promise: nil)
+                return
+            }
+        default:
+            break
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // Connection errors: NIOHTTP2Handler has already sent GOAWAY where the protocol asks for it.
+        context.close(promise: nil)
+    }
+}
+
+/// The first handler of a plain listener's connection: HTTP/2 with prior knowledge (h2c) when the
+/// first bytes are the HTTP/2 connection preface, HTTP/1.1 otherwise. It looks only as far as the
+/// bytes agree with the preface (one byte for `GET`), configures the pipeline, hands over what it
+/// read and leaves; the HTTP/1.1 request path is the same as without it.
+final class HTTPVersionDetector: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+
+    private let plane: DataPlane
+    private let scheme: String
+    private var buffered: ByteBuffer?
+
+    init(plane: DataPlane, scheme: String) {
+        self.plane = plane
+        self.scheme = scheme
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        if var previous = buffered {
+            previous.writeBuffer(&buffer)
+            buffer = previous
+            buffered = nil
+        }
+        let checked = min(buffer.readableBytes, Self.preface.count)
+        let agrees = buffer.withUnsafeReadableBytes { bytes in
+            for i in 0..<checked where bytes[i] != Self.preface[i] { return false }
+            return true
+        }
+        if agrees && checked < Self.preface.count {
+            buffered = buffer
+            return
+        }
+        do {
+            if agrees {
+                try plane.configureHTTP2(context.channel, scheme: scheme)
+            } else {
+                try plane.configureHTTP1(context.channel, scheme: scheme)
+            }
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        context.fireChannelRead(wrapInboundOut(buffer))
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // A connection that never sends a request is closed after the idle timeout.
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}

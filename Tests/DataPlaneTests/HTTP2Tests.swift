@@ -1,0 +1,163 @@
+import DataPlane
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+import NIOSSL
+import RouteModel
+import Testing
+
+/// An HTTP/2 client connection (NIOHTTP2): each request is a new stream through the HTTP/1 client codec.
+struct HTTP2TestClient {
+    let channel: Channel
+    let multiplexer: NIOHTTP2Handler.StreamMultiplexer
+    let httpProtocol: HTTP2FramePayloadToHTTP1ClientCodec.HTTPProtocol
+
+    /// Cleartext with prior knowledge: the client starts with the HTTP/2 preface.
+    static func cleartext(group: EventLoopGroup, port: Int) async throws -> HTTP2TestClient {
+        let channel = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port).get()
+        return try await configure(channel, httpProtocol: .http)
+    }
+
+    /// TLS offering only `h2` by ALPN.
+    static func secure(group: EventLoopGroup, port: Int, serverName: String, trust: [NIOSSLCertificate]) async throws -> HTTP2TestClient {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(trust)
+        tls.applicationProtocols = ["h2"]
+        let context = try NIOSSLContext(configuration: tls)
+        let channel = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverName))
+                }
+            }
+            .connect(host: "127.0.0.1", port: port)
+            .get()
+        return try await configure(channel, httpProtocol: .https)
+    }
+
+    private static func configure(
+        _ channel: Channel, httpProtocol: HTTP2FramePayloadToHTTP1ClientCodec.HTTPProtocol
+    ) async throws -> HTTP2TestClient {
+        let multiplexer = try await channel.configureHTTP2Pipeline(
+            mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
+        ) { stream in
+            stream.eventLoop.makeSucceededVoidFuture()
+        }.get()
+        return HTTP2TestClient(channel: channel, multiplexer: multiplexer, httpProtocol: httpProtocol)
+    }
+
+    /// One request on a new stream.
+    func request(_ method: HTTPMethod = .GET, _ path: String, host: String, body: String? = nil) async throws -> CollectedResponse {
+        let promise = channel.eventLoop.makePromise(of: CollectedResponse.self)
+        let httpProtocol = self.httpProtocol
+        let stream = try await multiplexer.createStreamChannel { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: httpProtocol))
+                try stream.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
+            }
+        }.get()
+        var headers: HTTPHeaders = ["host": host]
+        if let body { headers.add(name: "content-length", value: String(body.utf8.count)) }
+        let head = HTTPRequestHead(version: .http2, method: method, uri: path, headers: headers)
+        stream.write(HTTPClientRequestPart.head(head), promise: nil)
+        if let body { stream.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: body))), promise: nil) }
+        try await stream.writeAndFlush(HTTPClientRequestPart.end(nil)).get()
+        return try await promise.futureResult.get()
+    }
+
+    func close() async { try? await channel.close() }
+}
+
+@Suite(.serialized)
+struct HTTP2Tests {
+    /// TLS with ALPN h2: requests on concurrent streams of one connection are proxied to HTTP/1.1 backends.
+    @Test func http2OverTLS() async throws {
+        let a = try BackendProcess(name: "a")
+        let b = try BackendProcess(name: "b")
+        let certificates = try TestCertificates()
+        let ca = try certificates.issue("a", dnsName: "a.test")
+        let proxy = try await ProxyFixture()
+        let tlsPort = try await proxy.plane.bindTLS(host: "127.0.0.1", port: 0).port!
+        var table = makeTable(
+            routes: [("a.test", .prefix("/a"), "a"), ("a.test", .prefix("/b"), "b")], clusters: ["a": [a.port], "b": [b.port]])
+        table.tls = [tlsBinding("a.test", "default/a")]
+        await proxy.plane.install(table, certificates: ["default/a": ca.pair])
+
+        let client = try await HTTP2TestClient.secure(group: proxy.group, port: tlsPort, serverName: "a.test", trust: certificates.allCertificates)
+        let response = try await client.request(.GET, "/a/first?q=1", host: "a.test")
+        #expect(response.head.status == .ok)
+        #expect(response.head.headers.first(name: "x-backend-name") == "a")
+        #expect(response.echo?["uri"] as? String == "/a/first?q=1")
+        #expect(response.received("x-forwarded-proto") == "https")
+        #expect(response.received("host") == "a.test")
+
+        let responses = try await withThrowingTaskGroup(of: (Int, CollectedResponse).self) { group in
+            for i in 0..<20 {
+                group.addTask { (i, try await client.request(.POST, (i % 2 == 0 ? "/a/" : "/b/") + "\(i)", host: "a.test", body: "body \(i)")) }
+            }
+            var out: [Int: CollectedResponse] = [:]
+            for try await (i, r) in group { out[i] = r }
+            return out
+        }
+        #expect(responses.count == 20)
+        for (i, r) in responses {
+            #expect(r.head.status == .ok)
+            #expect(r.head.headers.first(name: "x-backend-name") == (i % 2 == 0 ? "a" : "b"))
+            #expect(r.echo?["bodyBytes"] as? Int == "body \(i)".utf8.count)
+        }
+        #expect(try await client.request(.GET, "/nothing", host: "a.test").head.status == .notFound)
+        await client.close()
+        await proxy.shutdown()
+    }
+
+    /// Cleartext HTTP/2 with prior knowledge on the plain listener, next to HTTP/1.1 on the same port.
+    @Test func h2cPriorKnowledge() async throws {
+        let a = try BackendProcess(name: "a")
+        let proxy = try await ProxyFixture()
+        await proxy.plane.install(makeTable(routes: [("a.test", .prefix("/"), "a")], clusters: ["a": [a.port]]))
+
+        let client = try await HTTP2TestClient.cleartext(group: proxy.group, port: proxy.port)
+        for i in 0..<3 {
+            let response = try await client.request(.GET, "/h2c/\(i)", host: "a.test")
+            #expect(response.head.status == .ok)
+            #expect(response.head.headers.first(name: "x-backend-name") == "a")
+            #expect(response.received("x-forwarded-proto") == "http")
+            #expect(response.echo?["uri"] as? String == "/h2c/\(i)")
+        }
+        await client.close()
+
+        // HTTP/1.1 on the same listener, including a method that starts like the preface.
+        let http1 = try RawClient(port: proxy.port)
+        #expect(try http1.get("/h1", host: "a.test").header("x-backend-name") == "a")
+        try http1.send("PRI / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        #expect(try http1.readResponse().0.status != 0)
+        await proxy.shutdown()
+    }
+
+    /// Connections are counted once each, whatever the protocol; all are released when closed.
+    @Test func connectionAccounting() async throws {
+        let a = try BackendProcess(name: "a")
+        let proxy = try await ProxyFixture()
+        await proxy.plane.install(makeTable(routes: [("a.test", .prefix("/"), "a")], clusters: ["a": [a.port]]))
+        let h2 = try await HTTP2TestClient.cleartext(group: proxy.group, port: proxy.port)
+        for i in 0..<4 { _ = try await h2.request(.GET, "/\(i)", host: "a.test") }
+        let h1 = try RawClient(port: proxy.port)
+        _ = try h1.get("/", host: "a.test")
+        #expect(await proxy.plane.metrics().activeConnections == 2)
+        await h2.close()
+        try await waitUntil { await proxy.plane.metrics().activeConnections == 1 }
+        await proxy.shutdown()
+    }
+}
+
+/// Polls `condition` every 10 ms for up to `seconds`.
+func waitUntil(seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return }
+        try await Task.sleep(nanoseconds: 10_000_000)
+    }
+    throw TestFailure("condition not met within \(seconds) s")
+}
