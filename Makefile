@@ -25,7 +25,7 @@ lint:
 unit: deps
 	$(SWIFT) build --product gitway
 	$(SWIFT) build --product gitway-backend
-	$(SWIFT) test
+	$(SWIFT) test --no-parallel
 
 test: deps lint unit
 

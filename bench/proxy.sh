@@ -336,7 +336,7 @@ for routes in $ROUTE_COUNTS; do
                 admin=$(free_port)
                 t0=$(date +%s.%N)
                 "$bin/gitway" serve --repo "$dir/repo.git" --listen "127.0.0.1:${port[gitway]}" --admin "127.0.0.1:$admin" \
-                    --state-dir "$dir/gitway-state" >"$dir/gitway.log" 2>&1 &
+                    --state-dir "$dir/gitway-state" --threads "${GITWAY_THREADS:-1}" --access-log off >"$dir/gitway.log" 2>&1 &
                 ;;
             nginx)
                 write_nginx_conf "$dir/routes.tsv" "${port[nginx]}" "$backend_port" "$dir/nginx"

@@ -60,7 +60,6 @@ public final class DataPlane: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: configuration.idleTimeout))
                     try channel.pipeline.syncOperations.addHandler(HTTPVersionDetector(plane: plane, scheme: "http"))
                 }
             }

@@ -25,6 +25,10 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var exchange: Exchange?
     private var clientAddress = "-"
     private var downstreamOpen = true
+    /// Client keep-alive idleness: one timer per connection that re-arms itself from the last
+    /// activity, cheaper than an IdleStateHandler promise per write.
+    private var lastActivity = NIODeadline.now()
+    private var idleTimer: Scheduled<Void>?
     /// Whether this handler counts its channel in `activeConnections` (not for HTTP/2 streams: the
     /// HTTP/2 connection counts itself).
     private let countsConnection: Bool
@@ -146,13 +150,14 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         // The client is slow: stop reading the upstream response until it catches up.
         if let upstream = exchange?.upstream {
-            upstream.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenComplete { _ in }
+            setUpstreamAutoRead(upstream, context.channel.isWritable)
         }
         context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         downstreamOpen = false
+        idleTimer?.cancel()
         if counted {
             counted = false
             loop.metrics.activeConnections -= 1
@@ -172,14 +177,6 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelRegistered(context: ChannelHandlerContext) {
         countConnection()
         context.fireChannelRegistered()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent, exchange == nil {
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -329,7 +326,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         // Hold the client's body until the connection is up.
-        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        setDownstreamAutoRead(false)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let bound = NIOLoopBound(e, eventLoop: context.eventLoop)
         let target = key
@@ -371,8 +368,26 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         connection.channel.flush()
         armReadTimer(e)
         // Resume reading the client, unless the upstream cannot take more yet.
-        context.channel.setOption(ChannelOptions.autoRead, value: connection.channel.isWritable).whenComplete { _ in }
-        connection.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenComplete { _ in }
+        setDownstreamAutoRead(connection.channel.isWritable)
+        setUpstreamAutoRead(connection, context.channel.isWritable)
+    }
+
+    /// Pauses or resumes reading the client. Resuming also asks for a read: an HTTP/2 stream channel,
+    /// unlike a socket channel, does not start reading again when `autoRead` is switched back on.
+    private func setDownstreamAutoRead(_ on: Bool) {
+        // Only real changes touch the channel: setOption costs a future and a dynamic cast.
+        guard on != downstreamAutoRead else { return }
+        downstreamAutoRead = on
+        context.channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in }
+        if on { context.read() }
+    }
+
+    private var downstreamAutoRead = true
+
+    private func setUpstreamAutoRead(_ connection: UpstreamConnection, _ on: Bool) {
+        guard on != connection.autoRead else { return }
+        connection.autoRead = on
+        connection.channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in }
     }
 
     private func armReadTimer(_ e: Exchange) {
@@ -442,13 +457,14 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 UpgradeTunnel.splice(downstream: context, upstream: upstream, loop: loop, countsConnection: counted)
                 return
             }
-            let written = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
-            if !e.requestHead.isKeepAlive || e.upgrade { closeAfter(written) }
+            // Release and finish before the last write: on an HTTP/2 stream, writing the end closes the
+            // stream channel at once, and `channelInactive` must not find an unfinished exchange there
+            // (it would drop the upstream connection instead of pooling it).
             if let upstream = e.upstream {
                 upstream.handler.delegate = nil
                 // Reuse only a connection whose exchange finished cleanly on both sides.
                 if e.requestComplete && e.upstreamKeepAlive && !e.upgrade {
-                    upstream.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+                    setUpstreamAutoRead(upstream, true)
                     loop.pool.release(upstream)
                 } else {
                     upstream.channel.close(promise: nil)
@@ -456,6 +472,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             e.upstream = nil
             finish(e, status: e.status)
+            let written = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
+            if !e.requestHead.isKeepAlive || e.upgrade { closeAfter(written) }
         }
     }
 
@@ -465,7 +483,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func upstreamWritabilityChanged(_ writable: Bool) {
         guard exchange?.upstream != nil else { return }
-        context.channel.setOption(ChannelOptions.autoRead, value: writable).whenComplete { _ in }
+        setDownstreamAutoRead(writable)
     }
 
     func upstreamClosed(error: Error?) {
@@ -502,6 +520,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         e.local = true
+        e.status = Int(status.code)
         e.pending.removeAll()
         e.readTimer?.cancel()
         var headers = HTTPHeaders()
@@ -523,7 +542,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if close { closeAfter(written) }
         // Resume reading so the rest of the request body can be drained.
-        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        setDownstreamAutoRead(true)
         finish(e, status: Int(status.code))
     }
 
@@ -553,6 +572,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func finish(_ e: Exchange, status: Int) {
         guard !e.finished else { return }
         e.finished = true
+        lastActivity = .now()
         e.readTimer?.cancel()
         if e.counted { loop.metrics.inFlight -= 1 }
         let routeName = e.route?.name

@@ -37,8 +37,8 @@ final class UpstreamPool {
     /// A pooled connection that is still open, or nil.
     func takeIdle(_ key: EndpointKey) -> UpstreamConnection? {
         eventLoop.preconditionInEventLoop()
-        while var list = idle[key], let connection = list.popLast() {
-            idle[key] = list
+        // Mutated in place: copying the list out of the dictionary would copy it on every request.
+        while let connection = idle[key]?.popLast() {
             connection.cancelIdleTimer()
             if connection.channel.isActive { return connection }
         }
@@ -68,21 +68,17 @@ final class UpstreamPool {
     func release(_ connection: UpstreamConnection) {
         eventLoop.preconditionInEventLoop()
         guard connection.channel.isActive else { return }
-        var list = idle[connection.key, default: []]
-        guard list.count < configuration.maxIdleConnectionsPerEndpoint else {
+        guard idle[connection.key, default: []].count < configuration.maxIdleConnectionsPerEndpoint else {
             connection.channel.close(promise: nil)
             return
         }
         connection.handler.delegate = nil
         connection.startIdleTimer(configuration.upstreamIdleTimeout)
-        list.append(connection)
-        idle[connection.key] = list
+        idle[connection.key, default: []].append(connection)
     }
 
     func forget(_ connection: UpstreamConnection) {
-        guard var list = idle[connection.key] else { return }
-        list.removeAll { $0 === connection }
-        idle[connection.key] = list.isEmpty ? nil : list
+        idle[connection.key]?.removeAll { $0 === connection }
     }
 
     /// Closes idle connections to endpoints no longer served (after a swap).
@@ -110,6 +106,8 @@ final class UpstreamConnection {
     private var idleTimer: Scheduled<Void>?
     /// Requests sent on this connection, to know whether a failure may be a stale keep-alive.
     var uses = 0
+    /// The channel's `autoRead`, mirrored so unchanged values cost nothing.
+    var autoRead = true
 
     init(channel: Channel, handler: UpstreamHandler, key: EndpointKey, pool: UpstreamPool) {
         self.channel = channel
@@ -134,9 +132,11 @@ final class UpstreamConnection {
 final class UpstreamHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPClientResponsePart
 
-    /// The downstream exchange currently using this connection; nil while pooled.
-    weak var delegate: ProxyHandler?
-    weak var connection: UpstreamConnection?
+    /// The downstream exchange currently using this connection; nil while pooled. Strong, and
+    /// cleared explicitly (release, close): weak references would make every retain of these
+    /// objects take the slow side-table path on the hot path.
+    var delegate: ProxyHandler?
+    var connection: UpstreamConnection?
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
@@ -159,11 +159,16 @@ final class UpstreamHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         if let connection { connection.pool.forget(connection) }
+        let delegate = self.delegate
+        self.delegate = nil
+        self.connection = nil
         delegate?.upstreamClosed(error: nil)
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        let delegate = self.delegate
+        self.delegate = nil
         delegate?.upstreamClosed(error: error)
         context.close(promise: nil)
     }

@@ -23,10 +23,18 @@ enum UpgradeTunnel {
         do {
             let upstreamPipeline = upstream.channel.pipeline.syncOperations
             try upstreamPipeline.addHandler(up)
+            upstream.handler.delegate = nil
+            upstream.handler.connection = nil
             upstreamPipeline.removeHandler(upstream.handler, promise: nil)
             try remove(NIOHTTPRequestHeadersValidator.self, from: upstreamPipeline)
             try remove(HTTPRequestEncoder.self, from: upstreamPipeline)
-            try remove(ByteToMessageHandler<HTTPResponseDecoder>.self, from: upstreamPipeline)
+            // The decoders hand over their leftover bytes on the next tick, without a read-complete
+            // event: flush them out on the other side once they are through.
+            let downstreamChannel = context.channel
+            let upstreamChannel = upstream.channel
+            try remove(ByteToMessageHandler<HTTPResponseDecoder>.self, from: upstreamPipeline) {
+                downstreamChannel.flush()
+            }
 
             let downstreamPipeline = context.pipeline.syncOperations
             try downstreamPipeline.addHandler(down)
@@ -35,7 +43,9 @@ enum UpgradeTunnel {
             try remove(HTTPServerProtocolErrorHandler.self, from: downstreamPipeline)
             try remove(HTTPServerPipelineHandler.self, from: downstreamPipeline)
             try remove(HTTPResponseEncoder.self, from: downstreamPipeline)
-            try remove(ByteToMessageHandler<HTTPRequestDecoder>.self, from: downstreamPipeline)
+            try remove(ByteToMessageHandler<HTTPRequestDecoder>.self, from: downstreamPipeline) {
+                upstreamChannel.flush()
+            }
         } catch {
             upstream.channel.close(promise: nil)
             context.channel.close(promise: nil)
@@ -51,10 +61,16 @@ enum UpgradeTunnel {
 
     /// Removes the handler of `type` when the pipeline has one.
     private static func remove<Handler: RemovableChannelHandler>(
-        _ type: Handler.Type, from pipeline: ChannelPipeline.SynchronousOperations
+        _ type: Handler.Type, from pipeline: ChannelPipeline.SynchronousOperations, then: (@Sendable () -> Void)? = nil
     ) throws {
         guard let handler = try? pipeline.handler(type: type) else { return }
-        pipeline.removeHandler(handler, promise: nil)
+        guard let then else {
+            pipeline.removeHandler(handler, promise: nil)
+            return
+        }
+        let removed = pipeline.eventLoop.makePromise(of: Void.self)
+        removed.futureResult.whenComplete { _ in then() }
+        pipeline.removeHandler(handler, promise: removed)
     }
 }
 

@@ -119,13 +119,17 @@ struct HTTP2Tests {
         await proxy.plane.install(makeTable(routes: [("a.test", .prefix("/"), "a")], clusters: ["a": [a.port]]))
 
         let client = try await HTTP2TestClient.cleartext(group: proxy.group, port: proxy.port)
+        var upstreamPorts: Set<String> = []
         for i in 0..<3 {
-            let response = try await client.request(.GET, "/h2c/\(i)", host: "a.test")
+            let response = try await client.request(i == 1 ? .POST : .GET, "/h2c/\(i)", host: "a.test", body: i == 1 ? "posted" : nil)
             #expect(response.head.status == .ok)
             #expect(response.head.headers.first(name: "x-backend-name") == "a")
             #expect(response.received("x-forwarded-proto") == "http")
             #expect(response.echo?["uri"] as? String == "/h2c/\(i)")
+            upstreamPorts.insert(response.echo?["remote"] as? String ?? "")
         }
+        // Sequential streams reuse one pooled upstream connection (the stream's end must not drop it).
+        #expect(upstreamPorts.count == 1)
         await client.close()
 
         // HTTP/1.1 on the same listener, including a method that starts like the preface.

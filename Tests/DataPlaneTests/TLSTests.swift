@@ -73,7 +73,7 @@ struct CollectedResponse: Sendable {
 }
 
 /// Collects one response (HTTP/1.1 client codec, or HTTP/2 stream through the HTTP/1 client codec).
-final class ResponseCollector: ChannelInboundHandler {
+final class ResponseCollector: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
 
     private let promise: EventLoopPromise<CollectedResponse>
@@ -87,6 +87,8 @@ final class ResponseCollector: ChannelInboundHandler {
         case .head(let h): head = h
         case .body(var b): body.writeBuffer(&b)
         case .end:
+            // Out of the way of the next response on a keep-alive connection.
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             if let head { promise.succeed(CollectedResponse(head: head, body: body)) }
         }
     }
