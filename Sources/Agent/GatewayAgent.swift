@@ -62,7 +62,8 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
         logger.info(
             "gitway serving",
             metadata: [
-                "listen": "\(proxy)", "listen_tls": "\(tlsAddress.map { "\($0)" } ?? "-")", "admin": "\(admin.localAddress.map { "\($0)" } ?? "-")",
+                "listen": "\(proxy)", "listen_tls": "\(tlsAddress.map { "\($0)" } ?? "-")",
+                "admin": "\(admin.localAddress.map { "\($0)" } ?? "-")",
                 "repo": "\(source.displayName)", "branch": "\(configuration.repository.branch)",
             ])
 
@@ -100,7 +101,9 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
         let now = Date()
         switch outcome {
         case .unchanged:
-            state.withLockedValue { $0.counters.attempts += 1; $0.counters.unchanged += 1 }
+            state.withLockedValue {
+                $0.counters.attempts += 1; $0.counters.unchanged += 1
+            }
         case .failed(let message):
             logger.error("sync failed", metadata: ["error": "\(message)"])
             state.withLockedValue {
@@ -111,7 +114,8 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
                 $0.status.message = message
             }
         case .refused(let sha, let diagnostics):
-            logger.error("revision refused; the previous revision keeps serving", metadata: ["revision": "\(sha)", "errors": "\(diagnostics.count)"])
+            logger.error(
+                "revision refused; the previous revision keeps serving", metadata: ["revision": "\(sha)", "errors": "\(diagnostics.count)"])
             for d in diagnostics.prefix(50) { logger.error("\(d)") }
             state.withLockedValue {
                 $0.counters.attempts += 1

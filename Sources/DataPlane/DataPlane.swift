@@ -28,8 +28,10 @@ public final class DataPlane: Sendable {
         var loops: [ObjectIdentifier: NIOLoopBound<LoopState>] = [:]
         for loop in group.makeIterator() {
             // Created on the loop that owns it.
-            let state = try! loop.submit { NIOLoopBound(LoopState(eventLoop: loop, configuration: configuration, sink: accessLog), eventLoop: loop) }
-                .wait()
+            let state = try! loop.submit {
+                NIOLoopBound(LoopState(eventLoop: loop, configuration: configuration, sink: accessLog), eventLoop: loop)
+            }
+            .wait()
             loops[ObjectIdentifier(loop)] = state
         }
         self.loops = loops
@@ -51,7 +53,6 @@ public final class DataPlane: Sendable {
     /// HTTP/1.1, and HTTP/2 with prior knowledge (h2c): a connection whose first bytes are the HTTP/2
     /// preface is served as HTTP/2 (`HTTPVersionDetector`).
     public func bindHTTP(host: String, port: Int) async throws -> SocketAddress {
-        let configuration = self.configuration
         let plane = self
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)

@@ -347,7 +347,8 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 if e.connectAttempts < 2 && cluster.usable.count > 1 {
                     this.connect(e)
                 } else {
-                    this.respondLocally(e, status: .badGateway, body: "502 bad gateway: cannot connect to \(target)\n", close: !e.requestComplete)
+                    this.respondLocally(
+                        e, status: .badGateway, body: "502 bad gateway: cannot connect to \(target)\n", close: !e.requestComplete)
                 }
             }
         }
@@ -434,7 +435,9 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 // The backend switches protocols: forward its 101 as is (Upgrade, Connection and the
                 // protocol's own headers); the tunnel starts at the response's end.
                 e.switching = true
-                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: e.requestHead.version, status: head.status, headers: head.headers))), promise: nil)
+                context.write(
+                    wrapOutboundOut(.head(HTTPResponseHead(version: e.requestHead.version, status: head.status, headers: head.headers))),
+                    promise: nil)
                 return
             }
             var headers = head.headers

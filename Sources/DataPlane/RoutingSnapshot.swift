@@ -99,7 +99,11 @@ struct VirtualHostMatcher: Sendable {
             let ignoreCase = path.ignoreCase == true
             switch path.kind {
             case .exact:
-                if ignoreCase { exactIgnoringCase[path.value.lowercased(), default: []].append(i) } else { exact[path.value, default: []].append(i) }
+                if ignoreCase {
+                    exactIgnoringCase[path.value.lowercased(), default: []].append(i)
+                } else {
+                    exact[path.value, default: []].append(i)
+                }
             case .prefix:
                 let key = Self.normalizedPrefix(Substring(ignoreCase ? path.value.lowercased() : path.value))
                 if ignoreCase { prefixIgnoringCase[key, default: []].append(i) } else { prefix[key, default: []].append(i) }

@@ -140,7 +140,8 @@ final class TLSCertificateStore: Sendable {
                 return c
             } catch {
                 failed[secret] = "\(error)"
-                warnings.append("TLS: Secret \(secret) holds no usable certificate and key (\(error)); its hosts get no certificate of their own")
+                warnings.append(
+                    "TLS: Secret \(secret) holds no usable certificate and key (\(error)); its hosts get no certificate of their own")
                 return nil
             }
         }

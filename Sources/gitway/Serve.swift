@@ -27,7 +27,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Address the gateway listens on.", valueName: "host:port"))
     var listen = "127.0.0.1:8080"
 
-    @Option(name: .customLong("listen-tls"), help: ArgumentHelp("Address for HTTPS (TLS, SNI from the revision's Secrets).", valueName: "host:port"))
+    @Option(
+        name: .customLong("listen-tls"),
+        help: ArgumentHelp("Address for HTTPS (TLS, SNI from the revision's Secrets).", valueName: "host:port"))
     var listenTLS: String?
 
     @Option(help: ArgumentHelp("Address of the admin API (revision, health, routes, metrics, sync).", valueName: "host:port"))
@@ -57,8 +59,10 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         guard parseListenAddress(listen) != nil else { throw ValidationError("--listen must be host:port, got \(listen)") }
         guard parseListenAddress(admin) != nil else { throw ValidationError("--admin must be host:port, got \(admin)") }
-        for (name, value) in [("--poll", poll), ("--connect-timeout", connectTimeout), ("--read-timeout", readTimeout),
-            ("--idle-timeout", idleTimeout), ("--grace", grace)] where Duration.seconds(value) == nil {
+        for (name, value) in [
+            ("--poll", poll), ("--connect-timeout", connectTimeout), ("--read-timeout", readTimeout),
+            ("--idle-timeout", idleTimeout), ("--grace", grace),
+        ] where Duration.seconds(value) == nil {
             throw ValidationError("\(name) must be a duration such as 500ms, 30s, 5m or 1h, got \(value)")
         }
         guard AccessLogFormat(rawValue: accessLog) != nil else { throw ValidationError("--access-log must be text, json or off") }

@@ -16,8 +16,7 @@ struct HTTP2TestClient {
 
     /// Cleartext with prior knowledge: the client starts with the HTTP/2 preface.
     static func cleartext(group: EventLoopGroup, port: Int) async throws -> HTTP2TestClient {
-        let channel = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port).get()
-        return try await configure(channel, httpProtocol: .http)
+        try await connect(group: group, port: port, tls: nil, serverName: nil)
     }
 
     /// TLS offering only `h2` by ALPN.
@@ -25,27 +24,26 @@ struct HTTP2TestClient {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates(trust)
         tls.applicationProtocols = ["h2"]
-        let context = try NIOSSLContext(configuration: tls)
-        let channel = try await ClientBootstrap(group: group)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverName))
-                }
-            }
-            .connect(host: "127.0.0.1", port: port)
-            .get()
-        return try await configure(channel, httpProtocol: .https)
+        return try await connect(group: group, port: port, tls: try NIOSSLContext(configuration: tls), serverName: serverName)
     }
 
-    private static func configure(
-        _ channel: Channel, httpProtocol: HTTP2FramePayloadToHTTP1ClientCodec.HTTPProtocol
-    ) async throws -> HTTP2TestClient {
-        let multiplexer = try await channel.configureHTTP2Pipeline(
-            mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
-        ) { stream in
-            stream.eventLoop.makeSucceededVoidFuture()
-        }.get()
-        return HTTP2TestClient(channel: channel, multiplexer: multiplexer, httpProtocol: httpProtocol)
+    /// The HTTP/2 handler goes in with the channel, before any byte can arrive: the server's SETTINGS
+    /// follow the TLS handshake at once and must not reach an unconfigured pipeline.
+    private static func connect(group: EventLoopGroup, port: Int, tls: NIOSSLContext?, serverName: String?) async throws -> HTTP2TestClient
+    {
+        let (channel, multiplexer) = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let pipeline = channel.pipeline.syncOperations
+                if let tls { try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName)) }
+                let multiplexer = try pipeline.configureHTTP2Pipeline(
+                    mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
+                ) { stream in
+                    stream.eventLoop.makeSucceededVoidFuture()
+                }
+                return (channel, multiplexer)
+            }
+        }
+        return HTTP2TestClient(channel: channel, multiplexer: multiplexer, httpProtocol: tls == nil ? .http : .https)
     }
 
     /// One request on a new stream.
@@ -85,7 +83,8 @@ struct HTTP2Tests {
         table.tls = [tlsBinding("a.test", "default/a")]
         await proxy.plane.install(table, certificates: ["default/a": ca.pair])
 
-        let client = try await HTTP2TestClient.secure(group: proxy.group, port: tlsPort, serverName: "a.test", trust: certificates.allCertificates)
+        let client = try await HTTP2TestClient.secure(
+            group: proxy.group, port: tlsPort, serverName: "a.test", trust: certificates.allCertificates)
         let response = try await client.request(.GET, "/a/first?q=1", host: "a.test")
         #expect(response.head.status == .ok)
         #expect(response.head.headers.first(name: "x-backend-name") == "a")
@@ -95,7 +94,9 @@ struct HTTP2Tests {
 
         let responses = try await withThrowingTaskGroup(of: (Int, CollectedResponse).self) { group in
             for i in 0..<20 {
-                group.addTask { (i, try await client.request(.POST, (i % 2 == 0 ? "/a/" : "/b/") + "\(i)", host: "a.test", body: "body \(i)")) }
+                group.addTask {
+                    (i, try await client.request(.POST, (i % 2 == 0 ? "/a/" : "/b/") + "\(i)", host: "a.test", body: "body \(i)"))
+                }
             }
             var out: [Int: CollectedResponse] = [:]
             for try await (i, r) in group { out[i] = r }

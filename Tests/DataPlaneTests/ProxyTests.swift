@@ -86,7 +86,8 @@ struct ProxyTests {
         await proxy.plane.install(makeTable(routes: [("t", .prefix("/"), "a")], clusters: ["a": [a.port]]))
         #expect(try RawClient(port: proxy.port).get("/" + String(repeating: "x", count: 2000), host: "t").status == 414)
         #expect(try RawClient(port: proxy.port).get("/", host: "t", headers: (0..<30).map { "X-H\($0): v" }).status == 431)
-        #expect(try RawClient(port: proxy.port).get("/", host: "t", headers: ["X-Big: " + String(repeating: "y", count: 5000)]).status == 431)
+        #expect(
+            try RawClient(port: proxy.port).get("/", host: "t", headers: ["X-Big: " + String(repeating: "y", count: 5000)]).status == 431)
         let ambiguous = try RawClient(port: proxy.port)
         try ambiguous.send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
         #expect(try ambiguous.readResponse().0.status == 400)

@@ -7,7 +7,7 @@ import RouteModel
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real backend process (`gitway-backend`, built next to the test binary) on a free loopback port.
@@ -36,7 +36,9 @@ final class BackendProcess {
         let deadline = Date().addingTimeInterval(20)
         var found: Int?
         while found == nil && Date() < deadline {
-            if let text = try? String(contentsOfFile: ready, encoding: .utf8), let p = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            if let text = try? String(contentsOfFile: ready, encoding: .utf8),
+                let p = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
                 found = p
             } else {
                 usleep(10_000)
@@ -69,7 +71,9 @@ func deadPort() throws -> Int {
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     addr.sin_port = 0
-    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    _ = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
     return Int(UInt16(bigEndian: addr.sin_port))

@@ -30,7 +30,11 @@ struct SwapTests {
 
         let fresh = try RawClient(port: proxy.port).get("/", host: "t")
         #expect(fresh.header("x-backend-name") == "new")
-        await withCheckedContinuation { c in DispatchQueue.global().async { done.wait(); c.resume() } }
+        await withCheckedContinuation { c in
+            DispatchQueue.global().async {
+                done.wait(); c.resume()
+            }
+        }
         let finished = slow.withLockedValue { $0 }
         #expect(finished?.status == 200)
         #expect(finished?.header("x-backend-name") == "old")
@@ -42,7 +46,8 @@ struct SwapTests {
         let b = try BackendProcess(name: "b")
         let proxy = try await ProxyFixture()
         let tableA = makeTable(revision: "A", routes: [("t", .prefix("/"), "a")], clusters: ["a": [a.port]])
-        let tableB = makeTable(revision: "B", routes: [("t", .prefix("/"), "b"), ("t", .exact("/x"), "a")], clusters: ["a": [a.port], "b": [b.port]])
+        let tableB = makeTable(
+            revision: "B", routes: [("t", .prefix("/"), "b"), ("t", .exact("/x"), "a")], clusters: ["a": [a.port], "b": [b.port]])
         await proxy.plane.install(tableA)
 
         let stop = NIOLockedValueBox(false)
@@ -79,7 +84,11 @@ struct SwapTests {
             while results.withLockedValue({ $0.ok }) < target && Date() < deadline { try await Task.sleep(nanoseconds: 200_000) }
         }
         stop.withLockedValue { $0 = true }
-        await withCheckedContinuation { c in DispatchQueue.global().async { group.wait(); c.resume() } }
+        await withCheckedContinuation { c in
+            DispatchQueue.global().async {
+                group.wait(); c.resume()
+            }
+        }
         let (ok, failed) = results.withLockedValue { $0 }
         #expect(failed.isEmpty, "\(failed.count) failed, first: \(failed.prefix(3))")
         #expect(ok >= 600)

@@ -110,7 +110,8 @@ struct TLSTestClient {
 
     static func connect(
         group: EventLoopGroup, port: Int, serverName: String?, trust: [NIOSSLCertificate], verifyHostname: Bool = true,
-        alpn: [String] = ["http/1.1"], configure: @escaping @Sendable (Channel) throws -> Void = { channel in
+        alpn: [String] = ["http/1.1"],
+        configure: @escaping @Sendable (Channel) throws -> Void = { channel in
             try channel.pipeline.syncOperations.addHTTPClientHandlers()
         }
     ) async throws -> TLSTestClient {
@@ -262,7 +263,8 @@ struct TLSTests {
         #expect(report.warnings.contains { $0.contains("default/mismatch") })
         #expect(report.warnings.contains { $0.contains("default/gone") })
 
-        let client = try await TLSTestClient.connect(group: proxy.group, port: tlsPort, serverName: "a.test", trust: certificates.allCertificates)
+        let client = try await TLSTestClient.connect(
+            group: proxy.group, port: tlsPort, serverName: "a.test", trust: certificates.allCertificates)
         #expect(try await client.get("/", host: "a.test").head.status == .ok)
         await client.close()
         await #expect(throws: (any Error).self) {

@@ -6,7 +6,7 @@ import RouteModel
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A blocking WebSocket client on a plain socket: the handshake and frames are written by hand, so the
@@ -132,7 +132,8 @@ struct WebSocketTests {
 
         let client = try WebSocketRawClient(port: proxy.port)
         // The first frame travels in the same write as the upgrade request.
-        try client.send(WebSocketRawClient.upgradeRequest(path: "/ws", host: "a.test") + WebSocketRawClient.frame(opcode: 1, Array("early".utf8)))
+        try client.send(
+            WebSocketRawClient.upgradeRequest(path: "/ws", host: "a.test") + WebSocketRawClient.frame(opcode: 1, Array("early".utf8)))
         let (status, headers) = try client.readHead()
         #expect(status == 101)
         #expect(headers["upgrade"]?.lowercased() == "websocket")
@@ -223,7 +224,8 @@ struct WebSocketTests {
         ) { channel in
             try channel.pipeline.syncOperations.addHandler(received)
         }
-        let request = WebSocketRawClient.upgradeRequest(path: "/ws", host: "a.test") + WebSocketRawClient.frame(opcode: 1, Array("secure".utf8))
+        let request =
+            WebSocketRawClient.upgradeRequest(path: "/ws", host: "a.test") + WebSocketRawClient.frame(opcode: 1, Array("secure".utf8))
         try await secure.channel.writeAndFlush(ByteBuffer(bytes: request)).get()
         let expected = Array("ws: secure".utf8)
         try await waitUntil { received.bytes.firstRange(of: expected) != nil }
