@@ -6,23 +6,38 @@ import NIOCore
 /// Modelled on swift-nio-examples' connect-proxy `GlueHandler`: a read on one side is requested only
 /// while the other side is writable; a flush follows each read batch; EOF on one side half-closes
 /// the other when the channel allows half-closure, and a closed side closes the other once what it
-/// wrote so far has gone out.
+/// wrote so far has gone out. A tunnel in which neither side reads anything for the idle timeout is
+/// closed (like nginx's `proxy_read_timeout` for WebSockets).
 final class GlueHandler: ChannelDuplexHandler {
     typealias InboundIn = NIOAny
     typealias OutboundIn = NIOAny
     typealias OutboundOut = NIOAny
 
+    /// When either side last read something; shared by the pair.
+    final class Activity {
+        var last = NIODeadline.now()
+    }
+
     private var partner: GlueHandler?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
+    private let activity: Activity
+    /// On one side only: closes the tunnel when neither side has read anything for this long.
+    private let idleTimeout: TimeAmount?
+    private var idleTimer: Scheduled<Void>?
     /// Runs once when this side's channel goes inactive (connection accounting).
     var onInactive: (() -> Void)?
 
-    private init() {}
+    private init(activity: Activity, idleTimeout: TimeAmount?) {
+        self.activity = activity
+        self.idleTimeout = idleTimeout
+    }
 
-    static func matchedPair() -> (GlueHandler, GlueHandler) {
-        let first = GlueHandler()
-        let second = GlueHandler()
+    /// Two partners; the first one watches the pair's idleness.
+    static func matchedPair(idleTimeout: TimeAmount) -> (GlueHandler, GlueHandler) {
+        let activity = Activity()
+        let first = GlueHandler(activity: activity, idleTimeout: idleTimeout)
+        let second = GlueHandler(activity: activity, idleTimeout: nil)
         first.partner = second
         second.partner = first
         return (first, second)
@@ -30,11 +45,26 @@ final class GlueHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        if let idleTimeout { armIdleTimer(context: context, deadline: activity.last + idleTimeout) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
         self.context = nil
         self.partner = nil
+    }
+
+    private func armIdleTimer(context: ChannelHandlerContext, deadline: NIODeadline) {
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            guard let idleTimeout = self.idleTimeout else { return }
+            let due = self.activity.last + idleTimeout
+            if due <= .now() {
+                context.close(promise: nil)
+            } else {
+                self.armIdleTimer(context: context, deadline: due)
+            }
+        }
     }
 
     // MARK: - Called by the partner
@@ -76,11 +106,15 @@ final class GlueHandler: ChannelDuplexHandler {
         partner?.partnerWrite(data)
     }
 
+
     func channelReadComplete(context: ChannelHandlerContext) {
+        activity.last = .now()
         partner?.partnerFlush()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
         partner?.partnerCloseFull()
         if let onInactive {
             self.onInactive = nil
@@ -92,9 +126,6 @@ final class GlueHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, case .inputClosed = event {
             partner?.partnerWriteEOF()
-        } else if event is IdleStateHandler.IdleStateEvent {
-            // Nothing moved either way for the idle timeout.
-            context.close(promise: nil)
         } else {
             context.fireUserInboundEventTriggered(event)
         }

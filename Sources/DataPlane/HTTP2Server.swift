@@ -25,6 +25,8 @@ extension DataPlane {
     func configureHTTP2(_ channel: Channel, scheme: String) throws {
         let plane = self
         let pipeline = channel.pipeline.syncOperations
+        // Idleness of the whole connection (bytes either way); `HTTP2ConnectionHandler` acts on it.
+        try pipeline.addHandler(IdleStateHandler(allTimeout: configuration.idleTimeout))
         _ = try pipeline.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: NIOHTTP2Handler.ConnectionConfiguration(),
             streamConfiguration: NIOHTTP2Handler.StreamConfiguration()
@@ -113,10 +115,23 @@ final class HTTPVersionDetector: ChannelInboundHandler, RemovableChannelHandler 
     private let plane: DataPlane
     private let scheme: String
     private var buffered: ByteBuffer?
+    /// Closes a connection that sends nothing for the idle timeout.
+    private var idleTimer: Scheduled<Void>?
 
     init(plane: DataPlane, scheme: String) {
         self.plane = plane
         self.scheme = scheme
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: plane.configuration.idleTimeout) {
+            context.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -135,6 +150,8 @@ final class HTTPVersionDetector: ChannelInboundHandler, RemovableChannelHandler 
             buffered = buffer
             return
         }
+        idleTimer?.cancel()
+        idleTimer = nil
         do {
             if agrees {
                 try plane.configureHTTP2(context.channel, scheme: scheme)
@@ -147,15 +164,6 @@ final class HTTPVersionDetector: ChannelInboundHandler, RemovableChannelHandler 
         }
         context.fireChannelRead(wrapInboundOut(buffer))
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // A connection that never sends a request is closed after the idle timeout.
-        if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -455,9 +455,13 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 e.upstream = nil
                 upstream.handler.delegate = nil
                 finish(e, status: 101)
+                // The tunnel keeps its own idle time from here on.
+                idleTimer?.cancel()
+                idleTimer = nil
                 let counted = self.counted
                 self.counted = false
-                UpgradeTunnel.splice(downstream: context, upstream: upstream, loop: loop, countsConnection: counted)
+                UpgradeTunnel.splice(
+                    downstream: context, upstream: upstream, loop: loop, configuration: configuration, countsConnection: counted)
                 return
             }
             // Release and finish before the last write: on an HTTP/2 stream, writing the end closes the

@@ -23,9 +23,8 @@ extension DataPlane {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(IdleStateHandler(allTimeout: configuration.idleTimeout))
                     try pipeline.addHandler(NIOSSLServerHandler(context: sslContext))
-                    try pipeline.addHandler(TLSHandshakeGuard())
+                    try pipeline.addHandler(TLSHandshakeGuard(timeout: configuration.idleTimeout))
                 }.flatMap {
                     channel.configureHTTP2SecureUpgrade(
                         h2ChannelConfigurator: { channel in
@@ -49,17 +48,26 @@ extension DataPlane {
     }
 }
 
-/// Until ALPN has chosen the protocol: closes a connection that stays idle (never completes a
-/// handshake) or fails it (no certificate for its SNI, bad client hello).
+/// Until ALPN has chosen the protocol: closes a connection that does not get there within the idle
+/// timeout, or whose handshake fails (no certificate for its SNI, bad client hello). After that the
+/// protocol's own idle handling takes over (`ProxyHandler` for HTTP/1.1, `HTTP2ConnectionHandler`).
 final class TLSHandshakeGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
+    private let timeout: TimeAmount
+    private var timer: Scheduled<Void>?
+
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
             context.close(promise: nil)
-            return
         }
-        context.fireUserInboundEventTriggered(event)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

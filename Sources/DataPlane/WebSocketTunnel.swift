@@ -14,8 +14,11 @@ enum UpgradeTunnel {
     /// already written downstream. Both request/response decoders are removed last, after the glue is
     /// in place: each forwards the bytes it holds beyond the HTTP message (`.forwardBytes`), so
     /// nothing either side sent right after the upgrade is lost.
-    static func splice(downstream context: ChannelHandlerContext, upstream: UpstreamConnection, loop: LoopState, countsConnection: Bool) {
-        let (down, up) = GlueHandler.matchedPair()
+    static func splice(
+        downstream context: ChannelHandlerContext, upstream: UpstreamConnection, loop: LoopState, configuration: DataPlaneConfiguration,
+        countsConnection: Bool
+    ) {
+        let (down, up) = GlueHandler.matchedPair(idleTimeout: configuration.idleTimeout)
         if countsConnection {
             down.onInactive = { loop.metrics.activeConnections -= 1 }
         }

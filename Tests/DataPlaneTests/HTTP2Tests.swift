@@ -50,12 +50,18 @@ struct HTTP2TestClient {
     func request(_ method: HTTPMethod = .GET, _ path: String, host: String, body: String? = nil) async throws -> CollectedResponse {
         let promise = channel.eventLoop.makePromise(of: CollectedResponse.self)
         let httpProtocol = self.httpProtocol
-        let stream = try await multiplexer.createStreamChannel { stream in
-            stream.eventLoop.makeCompletedFuture {
-                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: httpProtocol))
-                try stream.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
-            }
-        }.get()
+        let stream: Channel
+        do {
+            stream = try await multiplexer.createStreamChannel { stream in
+                stream.eventLoop.makeCompletedFuture {
+                    try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: httpProtocol))
+                    try stream.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
+                }
+            }.get()
+        } catch {
+            promise.fail(error)
+            throw error
+        }
         var headers: HTTPHeaders = ["host": host]
         if let body { headers.add(name: "content-length", value: String(body.utf8.count)) }
         let head = HTTPRequestHead(version: .http2, method: method, uri: path, headers: headers)

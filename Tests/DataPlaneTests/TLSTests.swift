@@ -136,12 +136,17 @@ struct TLSTestClient {
     func get(_ path: String, host: String) async throws -> CollectedResponse {
         let channel = self.channel
         let promise = channel.eventLoop.makePromise(of: CollectedResponse.self)
-        try await channel.eventLoop.submit {
-            try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
-            let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: ["host": host])
-            channel.write(HTTPClientRequestPart.head(head), promise: nil)
-            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-        }.get()
+        do {
+            try await channel.eventLoop.submit {
+                try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
+                let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: ["host": host])
+                channel.write(HTTPClientRequestPart.head(head), promise: nil)
+                channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            }.get()
+        } catch {
+            promise.fail(error)  // the handshake already failed and closed the channel
+            throw error
+        }
         return try await promise.futureResult.get()
     }
 
