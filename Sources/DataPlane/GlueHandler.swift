@@ -106,7 +106,6 @@ final class GlueHandler: ChannelDuplexHandler {
         partner?.partnerWrite(data)
     }
 
-
     func channelReadComplete(context: ChannelHandlerContext) {
         activity.last = .now()
         partner?.partnerFlush()
