@@ -15,8 +15,16 @@ struct Serve: AsyncParsableCommand {
             `GET /revision`) and the previous revision keeps serving. SIGTERM or SIGINT stops
             accepting, lets in-flight requests finish (up to --grace), then exits.
 
+            The --listen address speaks HTTP/1.1 and cleartext HTTP/2 (prior knowledge). The
+            --listen-tls address speaks HTTPS with HTTP/2 or HTTP/1.1 by ALPN; the certificate is
+            chosen by SNI from the kubernetes.io/tls Secrets the live revision's Ingress TLS sections
+            name (exact host, then *.wildcard, then a TLS section without hosts). There is no
+            built-in default certificate: a server name that matches none fails the handshake.
+            WebSocket (any Upgrade) passes through to the backend.
+
             Examples:
               gitway serve --repo . --listen 127.0.0.1:8080
+              gitway serve --repo . --listen 127.0.0.1:8080 --listen-tls 127.0.0.1:8443
               gitway serve --repo https://git.example.com/ops/routing.git --state-dir /var/lib/gitway --poll 10s
               curl -s 127.0.0.1:9180/revision
             """

@@ -163,6 +163,30 @@ struct HTTP2Tests {
     }
 }
 
+extension HTTP2Tests {
+    /// Connections that never send a request (plain, TLS without a handshake) and HTTP/2 connections
+    /// without open streams are closed after the idle timeout.
+    @Test func idleConnectionsAreClosed() async throws {
+        let a = try BackendProcess(name: "a")
+        var configuration = DataPlaneConfiguration()
+        configuration.idleTimeout = .milliseconds(300)
+        let proxy = try await ProxyFixture(configuration: configuration)
+        let tlsPort = try await proxy.plane.bindTLS(host: "127.0.0.1", port: 0).port!
+        await proxy.plane.install(makeTable(routes: [("a.test", .prefix("/"), "a")], clusters: ["a": [a.port]]))
+        for port in [proxy.port, tlsPort] {
+            let silent = try WebSocketRawClient(port: port)
+            let start = Date()
+            #expect(try silent.readsEOF(), "port \(port)")
+            #expect(Date().timeIntervalSince(start) < 5)
+        }
+        let h2 = try await HTTP2TestClient.cleartext(group: proxy.group, port: proxy.port)
+        #expect(try await h2.request(.GET, "/", host: "a.test").head.status == .ok)
+        try await waitUntil { !h2.channel.isActive }
+        try await waitUntil { await proxy.plane.metrics().activeConnections == 0 }
+        await proxy.shutdown()
+    }
+}
+
 /// Polls `condition` every 10 ms for up to `seconds`.
 func waitUntil(seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(seconds)

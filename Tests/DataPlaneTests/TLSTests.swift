@@ -80,7 +80,19 @@ final class ResponseCollector: ChannelInboundHandler, RemovableChannelHandler {
     private var head: HTTPResponseHead?
     private var body = ByteBuffer()
 
-    init(promise: EventLoopPromise<CollectedResponse>) { self.promise = promise }
+    /// Whether being added to an inactive channel means the response can never come (a connection,
+    /// as opposed to an HTTP/2 stream, which becomes active only after its initializer).
+    private let requiresActive: Bool
+
+    init(promise: EventLoopPromise<CollectedResponse>, requiresActive: Bool = false) {
+        self.promise = promise
+        self.requiresActive = requiresActive
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        // Added to a connection the server has already closed (a refused handshake): nothing will come.
+        if requiresActive && !context.channel.isActive { promise.fail(TestFailure("connection already closed")) }
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -138,7 +150,7 @@ struct TLSTestClient {
         let promise = channel.eventLoop.makePromise(of: CollectedResponse.self)
         do {
             try await channel.eventLoop.submit {
-                try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
+                try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise, requiresActive: true))
                 let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: ["host": host])
                 channel.write(HTTPClientRequestPart.head(head), promise: nil)
                 channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)

@@ -195,6 +195,29 @@ struct WebSocketTests {
         await proxy.shutdown()
     }
 
+    /// A tunnel in which nothing moves for the idle timeout is closed; traffic keeps it open.
+    @Test func idleTunnelIsClosed() async throws {
+        let backend = try BackendProcess(name: "ws")
+        var configuration = DataPlaneConfiguration()
+        configuration.idleTimeout = .milliseconds(400)
+        let proxy = try await ProxyFixture(configuration: configuration)
+        await proxy.plane.install(makeTable(routes: [("a.test", .prefix("/"), "ws")], clusters: ["ws": [backend.port]]))
+        let client = try WebSocketRawClient(port: proxy.port)
+        try client.send(WebSocketRawClient.upgradeRequest(path: "/ws", host: "a.test"))
+        #expect(try client.readHead().status == 101)
+        // Traffic for longer than the timeout keeps it open.
+        let start = Date()
+        while Date().timeIntervalSince(start) < 1 {
+            try client.send(WebSocketRawClient.frame(opcode: 1, Array("tick".utf8)))
+            #expect(String(decoding: try client.readFrame().payload, as: UTF8.self) == "ws: tick")
+        }
+        let quiet = Date()
+        #expect(try client.readsEOF())
+        #expect(Date().timeIntervalSince(quiet) < 5)
+        try await waitUntil { await proxy.plane.metrics().activeConnections == 0 }
+        await proxy.shutdown()
+    }
+
     /// Upgrades work on a keep-alive connection after ordinary requests, and over TLS (wss).
     @Test func upgradeAfterRequestsAndOverTLS() async throws {
         let backend = try BackendProcess(name: "ws")
