@@ -18,6 +18,10 @@ public struct DataPlaneConfiguration: Sendable {
     public var maxHeaderCount = 100
     /// Idle upstream connections kept per endpoint and event loop.
     public var maxIdleConnectionsPerEndpoint = 128
+    /// Open upstream connections (idle, busy or tunnelling) per endpoint and event loop; a request
+    /// that finds the limit reached waits up to the connect timeout for one to come free (then 503).
+    /// 0 means no limit.
+    public var maxConnectionsPerEndpoint = 1024
     /// Access log: one line per request, `text`, `json` or `off`.
     public var accessLog: AccessLogFormat = .text
 

@@ -3,21 +3,10 @@ import NIOHTTP1
 import NIOHTTP2
 
 extension DataPlane {
-    /// The HTTP/1.1 proxy pipeline of one downstream connection (plain, or TLS after ALPN).
-    ///
-    /// An empty upgrade configuration makes NIO build the request decoder with
-    /// `leftOverBytesStrategy: .forwardBytes` (the only public way to get it with the encoder/decoder
-    /// pairing of `configureHTTPServerPipeline`); the upgrade handler itself is removed at once, so the
-    /// pipeline is the plain one. The forwarded bytes are those a client sends right after an upgrade
-    /// request (see `UpgradeTunnel`).
+    /// The HTTP/1.x proxy of one downstream connection (plain, or TLS after ALPN): one handler on bytes.
     func configureHTTP1(_ channel: Channel, scheme: String) throws {
-        let pipeline = channel.pipeline.syncOperations
-        try pipeline.configureHTTPServerPipeline(
-            withPipeliningAssistance: true, withServerUpgrade: (upgraders: [], completionHandler: { _ in }),
-            withErrorHandling: false)
-        pipeline.removeHandler(try pipeline.handler(type: HTTPServerUpgradeHandler.self), promise: nil)
-        try pipeline.addHandler(
-            ProxyHandler(store: store, loop: state(for: channel.eventLoop), configuration: configuration, scheme: scheme))
+        try channel.pipeline.syncOperations.addHandler(
+            HTTP1ProxyHandler(store: store, loop: state(for: channel.eventLoop), configuration: configuration, scheme: scheme))
     }
 
     /// The HTTP/2 pipeline of one downstream connection: every stream gets the HTTP/2-to-HTTP/1 codec
@@ -37,7 +26,7 @@ extension DataPlane {
                 try streamPipeline.addHandler(
                     ProxyHandler(
                         store: plane.store, loop: plane.state(for: stream.eventLoop), configuration: plane.configuration,
-                        scheme: scheme, countsConnection: false))
+                        scheme: scheme))
             }
         }
         try pipeline.addHandler(HTTP2ConnectionHandler(loop: state(for: channel.eventLoop)))

@@ -3,15 +3,14 @@ import NIOCore
 import NIOHTTP1
 import RouteModel
 
-/// The reverse proxy for one downstream HTTP/1.1 connection (or one HTTP/2 stream, through the
-/// HTTP/2-to-HTTP/1 codec).
+/// The reverse proxy for one HTTP/2 stream, behind the HTTP/2-to-HTTP/1 codec (HTTP/1.x connections
+/// have their own byte-level handler, `HTTP1ProxyHandler`; both share the upstream pools).
 ///
-/// A request reads the snapshot once, when its head arrives, and is routed by it to its end.
-/// Body parts stream both ways with backpressure: when the upstream connection cannot take more,
-/// the client connection stops reading, and the other way round, so a 1 GiB upload or download
-/// passes in bounded memory. `HTTPServerPipelineHandler` (in front) serialises pipelined requests,
-/// so there is at most one exchange at a time.
-final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
+/// A request reads the snapshot once, when its head arrives, and is routed by it to its end. The
+/// upstream gets HTTP/1.1: the head as soon as it is known whether a body follows (chunked when it
+/// does and has no Content-Length). Body parts stream both ways with backpressure: when the
+/// upstream connection cannot take more, the stream stops reading, and the other way round.
+final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler, UpstreamDelegate {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
@@ -29,17 +28,12 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// activity, cheaper than an IdleStateHandler promise per write.
     private var lastActivity = NIODeadline.now()
     private var idleTimer: Scheduled<Void>?
-    /// Whether this handler counts its channel in `activeConnections` (not for HTTP/2 streams: the
-    /// HTTP/2 connection counts itself).
-    private let countsConnection: Bool
-    private var counted = false
 
-    init(store: SnapshotStore, loop: LoopState, configuration: DataPlaneConfiguration, scheme: String, countsConnection: Bool = true) {
+    init(store: SnapshotStore, loop: LoopState, configuration: DataPlaneConfiguration, scheme: String) {
         self.store = store
         self.loop = loop
         self.configuration = configuration
         self.scheme = scheme
-        self.countsConnection = countsConnection
     }
 
     /// One request/response exchange.
@@ -53,12 +47,16 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         var cluster: ClusterTarget?
         /// The head sent upstream.
         var upstreamHead: HTTPRequestHead?
+        /// Its encoding, once queued (kept for a retry on another connection).
+        var encodedHead: ByteBuffer?
+        /// The body goes upstream with the chunked coding (no Content-Length).
+        var chunked = false
         var upstream: UpstreamConnection?
         var endpoint: EndpointKey?
         var triedEndpoints: Set<EndpointKey> = []
         var connectAttempts = 0
-        /// Request parts waiting for an upstream connection.
-        var pending: [HTTPClientRequestPart] = []
+        /// Encoded request bytes waiting for an upstream connection.
+        var pending: [ByteBuffer] = []
         var requestComplete = false
         /// Body bytes already written upstream (a stale keep-alive connection may be retried only before any).
         var bodyForwarded = false
@@ -74,11 +72,6 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         /// Answered locally: incoming body parts are dropped.
         var local = false
         var finished = false
-        /// An HTTP/1.1 `Connection: upgrade` request (or CONNECT): the request decoder parses nothing
-        /// after it, so the connection either becomes a tunnel (101) or closes after the response.
-        var upgrade = false
-        /// The backend answered 101: at the response's end both connections become a byte tunnel.
-        var switching = false
         /// Counted in the in-flight gauge (requests that reached routing).
         var counted = false
 
@@ -91,22 +84,10 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if let remote = context.channel.remoteAddress { clientAddress = remote.ipAddress ?? "-" }
-        // Added after the connection was set up (after ALPN or the h2c preface check).
-        if context.channel.isActive { countConnection() }
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        if let remote = context.channel.remoteAddress { clientAddress = remote.ipAddress ?? "-" }
-        countConnection()
-        context.fireChannelActive()
-    }
-
-    private func countConnection() {
-        guard countsConnection, !counted else { return }
-        counted = true
-        loop.metrics.activeConnections += 1
-        loop.metrics.acceptedConnections += 1
+        // A stream's remote address is its connection's.
+        if let remote = context.channel.parent?.remoteAddress ?? context.channel.remoteAddress {
+            clientAddress = remote.ipAddress ?? "-"
+        }
     }
 
     // MARK: - Downstream
@@ -118,39 +99,78 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .body(let buffer):
             guard let exchange, !exchange.local else { return }
             exchange.bytesIn += buffer.readableBytes
-            if let upstream = exchange.upstream {
-                exchange.bodyForwarded = true
-                // The read timeout runs between upstream reads *after* the request is sent (nginx's
-                // proxy_read_timeout): a long upload is activity too.
-                exchange.lastUpstreamActivity = .now()
-                upstream.channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+            queueHead(exchange, bodyFollows: true)
+            guard buffer.readableBytes > 0 else { return }
+            if exchange.chunked {
+                var frame = context.channel.allocator.buffer(capacity: 12)
+                frame.writeString(String(buffer.readableBytes, radix: 16))
+                frame.writeCRLF()
+                queue(exchange, frame, body: false)
+                queue(exchange, buffer, body: true)
+                queue(exchange, ByteBuffer(bytes: [13, 10]), body: false)
             } else {
-                exchange.pending.append(.body(.byteBuffer(buffer)))
+                queue(exchange, buffer, body: true)
             }
-        case .end(let trailers):
+        case .end:
             guard let exchange else { return }
             exchange.requestComplete = true
             if exchange.local {
                 if exchange.finished { self.exchange = nil }
                 return
             }
-            if let upstream = exchange.upstream {
-                upstream.channel.writeAndFlush(HTTPClientRequestPart.end(trailers), promise: nil)
-            } else {
-                exchange.pending.append(.end(trailers))
+            if exchange.encodedHead == nil {
+                queueHead(exchange, bodyFollows: false)
+            } else if exchange.chunked {
+                queue(exchange, ByteBuffer(bytes: Self.lastChunk), body: false)
             }
+            exchange.upstream?.flush()
+        }
+    }
+
+    private static let lastChunk = Array("0\r\n\r\n".utf8)
+
+    /// Sends (or holds until connected) the upstream head, once it is known whether a body follows.
+    private func queueHead(_ e: Exchange, bodyFollows: Bool) {
+        guard e.encodedHead == nil, let head = e.upstreamHead, !e.local else { return }
+        e.chunked = bodyFollows && !head.headers.contains(name: "content-length")
+        var out = context.channel.allocator.buffer(capacity: 512)
+        out.writeString("\(head.method.rawValue) \(head.uri) HTTP/1.1\r\n")
+        for (name, value) in head.headers {
+            out.writeString(name)
+            out.writeString(": ")
+            out.writeString(value)
+            out.writeCRLF()
+        }
+        if e.chunked { out.writeString("transfer-encoding: chunked\r\n") }
+        out.writeCRLF()
+        e.encodedHead = out
+        queue(e, out, body: false)
+    }
+
+    private func queue(_ e: Exchange, _ bytes: ByteBuffer, body: Bool) {
+        guard !e.local else { return }
+        if let upstream = e.upstream {
+            if body {
+                e.bodyForwarded = true
+                // The read timeout runs between upstream reads *after* the request is sent (nginx's
+                // proxy_read_timeout): a long upload is activity too.
+                e.lastUpstreamActivity = .now()
+            }
+            upstream.write(bytes)
+        } else {
+            e.pending.append(bytes)
         }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        exchange?.upstream?.channel.flush()
+        exchange?.upstream?.flush()
         context.fireChannelReadComplete()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         // The client is slow: stop reading the upstream response until it catches up.
         if let upstream = exchange?.upstream {
-            setUpstreamAutoRead(upstream, context.channel.isWritable)
+            upstream.setAutoRead(context.channel.isWritable)
         }
         context.fireChannelWritabilityChanged()
     }
@@ -158,10 +178,6 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         downstreamOpen = false
         idleTimer?.cancel()
-        if counted {
-            counted = false
-            loop.metrics.activeConnections -= 1
-        }
         if let exchange, !exchange.finished {
             // The client went away mid-exchange: the upstream connection's state is unknown.
             exchange.readTimer?.cancel()
@@ -174,25 +190,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
-    func channelRegistered(context: ChannelHandlerContext) {
-        countConnection()
-        context.fireChannelRegistered()
-    }
-
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        // Malformed or ambiguous requests (the parser refuses them) never reach a backend.
-        if let parserError = error as? HTTPParserError {
-            let status: HTTPResponseStatus = parserError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
-            if exchange == nil || !(exchange!.responseStarted) {
-                let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "-")
-                let e = exchange ?? Exchange(head: head, host: "-", requestID: loop.requestID())
-                exchange = e
-                respondLocally(e, status: status, body: "\(status.code) \(status.reasonPhrase)\n", close: true)
-            } else {
-                context.close(promise: nil)
-            }
-            return
-        }
         context.close(promise: nil)
     }
 
@@ -201,7 +199,6 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func begin(_ head: HTTPRequestHead) {
         let host = Self.normalizedHost(head.headers.first(name: "host") ?? "")
         let e = Exchange(head: head, host: host, requestID: head.headers.first(name: "x-request-id") ?? loop.requestID())
-        e.upgrade = Self.isUpgradeRequest(head)
         exchange = e
         e.counted = true
         loop.metrics.inFlight += 1
@@ -246,7 +243,6 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         e.upstreamHead = upstreamHead(for: head, exchange: e)
-        e.pending.append(.head(e.upstreamHead!))
         connect(e)
     }
 
@@ -282,11 +278,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         headers.replaceOrAdd(name: "x-forwarded-proto", value: scheme)
         if let host = head.headers.first(name: "host") { headers.replaceOrAdd(name: "x-forwarded-host", value: host) }
         headers.replaceOrAdd(name: "x-request-id", value: e.requestID)
-        if e.upgrade, let upgrade = head.headers.first(name: "upgrade") {
-            // Pass-through: the backend decides whether to switch protocols.
-            headers.replaceOrAdd(name: "upgrade", value: upgrade)
-            headers.replaceOrAdd(name: "connection", value: "upgrade")
-        }
+        headers.remove(name: "transfer-encoding")
         // HTTP/1.1 without a Connection header: the upstream connection stays open for reuse.
         return HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: headers)
     }
@@ -320,8 +312,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         e.triedEndpoints.insert(key)
         e.connectAttempts += 1
         e.endpoint = key
-        // An upgrade may turn the connection into a tunnel: it never comes from or goes to the pool.
-        if !e.upgrade, let connection = loop.pool.takeIdle(key) {
+        if let connection = loop.pool.takeIdle(key) {
             attach(connection, to: e)
             return
         }
@@ -330,17 +321,20 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let bound = NIOLoopBound(e, eventLoop: context.eventLoop)
         let target = key
-        let connecting = e.upgrade ? loop.pool.connectForUpgrade(key) : loop.pool.connect(key)
-        connecting.whenComplete { result in
+        loop.pool.connect(key).whenComplete { result in
             let this = handler.value
             let e = bound.value
             guard this.exchange === e, !e.finished else {
-                if case .success(let connection) = result { connection.channel.close(promise: nil) }
+                if case .success(let connection) = result { this.loop.pool.release(connection) }
                 return
             }
             switch result {
             case .success(let connection):
                 this.attach(connection, to: e)
+            case .failure(let error) where error is UpstreamLimitReached:
+                this.respondLocally(
+                    e, status: .serviceUnavailable, body: "503 service unavailable: connection limit of \(target) reached\n",
+                    close: !e.requestComplete)
             case .failure:
                 this.loop.metrics.upstreamConnectFailures += 1
                 // One retry on another endpoint when the connection could not be established.
@@ -359,18 +353,17 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         e.endpoint = connection.key
         connection.uses += 1
         connection.handler.delegate = self
+        connection.handler.expectResponse(toHEAD: e.requestHead.method == .HEAD, removesChunking: true)
         e.upstreamStart = .now()
         e.lastUpstreamActivity = .now()
-        for part in e.pending {
-            if case .body = part { e.bodyForwarded = true }
-            connection.channel.write(part, promise: nil)
-        }
+        if e.pending.count > 1 { e.bodyForwarded = true }
+        for part in e.pending { connection.write(part) }
         e.pending.removeAll()
-        connection.channel.flush()
+        connection.flush()
         armReadTimer(e)
         // Resume reading the client, unless the upstream cannot take more yet.
         setDownstreamAutoRead(connection.channel.isWritable)
-        setUpstreamAutoRead(connection, context.channel.isWritable)
+        connection.setAutoRead(context.channel.isWritable)
     }
 
     /// Pauses or resumes reading the client. Resuming also asks for a read: an HTTP/2 stream channel,
@@ -384,12 +377,6 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private var downstreamAutoRead = true
-
-    private func setUpstreamAutoRead(_ connection: UpstreamConnection, _ on: Bool) {
-        guard on != connection.autoRead else { return }
-        connection.autoRead = on
-        connection.channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in }
-    }
 
     private func armReadTimer(_ e: Exchange) {
         let timeout = configuration.readTimeout
@@ -422,66 +409,62 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    func upstreamRead(_ part: HTTPClientResponsePart) {
+    func upstreamHead(_ head: ResponseHead) {
         guard let e = exchange, !e.finished else { return }
         e.lastUpstreamActivity = .now()
-        switch part {
-        case .head(let head):
-            e.responseStarted = true
-            e.status = Int(head.status.code)
-            e.upstreamKeepAlive = head.isKeepAlive
-            if let start = e.upstreamStart { loop.metrics.observeUpstream(seconds: Self.seconds(since: start)) }
-            if e.upgrade && head.status == .switchingProtocols && e.requestHead.version.major == 1 {
-                // The backend switches protocols: forward its 101 as is (Upgrade, Connection and the
-                // protocol's own headers); the tunnel starts at the response's end.
-                e.switching = true
-                context.write(
-                    wrapOutboundOut(.head(HTTPResponseHead(version: e.requestHead.version, status: head.status, headers: head.headers))),
-                    promise: nil)
-                return
-            }
-            var headers = head.headers
-            Self.removeHopByHop(&headers)
-            Self.setPersistence(&headers, for: e.requestHead)
-            if e.upgrade { headers.replaceOrAdd(name: "connection", value: "close") }
-            let response = HTTPResponseHead(version: e.requestHead.version, status: head.status, headers: headers)
-            context.write(wrapOutboundOut(.head(response)), promise: nil)
-        case .body(let buffer):
-            e.bytesOut += buffer.readableBytes
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        case .end(let trailers):
-            e.readTimer?.cancel()
-            if e.switching, let upstream = e.upstream {
-                e.upstream = nil
-                upstream.handler.delegate = nil
-                finish(e, status: 101)
-                // The tunnel keeps its own idle time from here on.
-                idleTimer?.cancel()
-                idleTimer = nil
-                let counted = self.counted
-                self.counted = false
-                UpgradeTunnel.splice(
-                    downstream: context, upstream: upstream, loop: loop, configuration: configuration, countsConnection: counted)
-                return
-            }
-            // Release and finish before the last write: on an HTTP/2 stream, writing the end closes the
-            // stream channel at once, and `channelInactive` must not find an unfinished exchange there
-            // (it would drop the upstream connection instead of pooling it).
-            if let upstream = e.upstream {
-                upstream.handler.delegate = nil
-                // Reuse only a connection whose exchange finished cleanly on both sides.
-                if e.requestComplete && e.upstreamKeepAlive && !e.upgrade {
-                    setUpstreamAutoRead(upstream, true)
-                    loop.pool.release(upstream)
-                } else {
-                    upstream.channel.close(promise: nil)
+        // Informational responses have no HTTP/2 equivalent here; 101 cannot happen (no upgrades on streams).
+        guard head.status >= 200 else { return }
+        e.responseStarted = true
+        e.status = head.status
+        if let start = e.upstreamStart { loop.metrics.observeUpstream(seconds: Self.seconds(since: start)) }
+        var headers = HTTPHeaders()
+        head.bytes.withUnsafeReadableBytes { p in
+            for field in head.fields {
+                switch field.kind {
+                case .connection, .hopByHop, .upgrade, .transferEncoding:
+                    continue
+                case .other where head.connection.names(field, in: p):
+                    continue
+                default:
+                    headers.add(
+                        name: String(
+                            decoding: UnsafeRawBufferPointer(rebasing: p[Int(field.nameStart)..<Int(field.nameEnd)]), as: UTF8.self),
+                        value: String(
+                            decoding: UnsafeRawBufferPointer(rebasing: p[Int(field.valueStart)..<Int(field.valueEnd)]), as: UTF8.self))
                 }
             }
-            e.upstream = nil
-            finish(e, status: e.status)
-            let written = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
-            if !e.requestHead.isKeepAlive || e.upgrade { closeAfter(written) }
         }
+        let response = HTTPResponseHead(
+            version: e.requestHead.version, status: HTTPResponseStatus(statusCode: head.status), headers: headers)
+        context.write(wrapOutboundOut(.head(response)), promise: nil)
+    }
+
+    func upstreamBody(_ bytes: ByteBuffer) {
+        guard let e = exchange, !e.finished else { return }
+        e.lastUpstreamActivity = .now()
+        e.bytesOut += bytes.readableBytes
+        context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+    }
+
+    func upstreamEnd(reusable: Bool) {
+        guard let e = exchange, !e.finished else { return }
+        e.readTimer?.cancel()
+        // Release and finish before the last write: writing the end closes the stream channel at
+        // once, and `channelInactive` must not find an unfinished exchange there (it would drop the
+        // upstream connection instead of pooling it).
+        if let upstream = e.upstream {
+            e.upstream = nil
+            // Reuse only a connection whose exchange finished cleanly on both sides.
+            if reusable && e.requestComplete {
+                upstream.setAutoRead(true)
+                loop.pool.release(upstream)
+            } else {
+                upstream.handler.delegate = nil
+                upstream.channel.close(promise: nil)
+            }
+        }
+        finish(e, status: e.status)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 
     func upstreamReadComplete() {
@@ -499,16 +482,20 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         e.upstream = nil
         e.readTimer?.cancel()
         if e.responseStarted {
-            // Mid-response: the client cannot be told anything better than a cut connection.
+            // Mid-response: the client cannot be told anything better than a reset stream.
             finish(e, status: e.status)
             context.close(promise: nil)
             return
         }
+        if let protocolError = error as? UpstreamProtocolError {
+            respondLocally(e, status: .badGateway, body: "502 bad gateway: \(protocolError.reason)\n", close: !e.requestComplete)
+            return
+        }
         // A pooled keep-alive connection the backend had already closed: try once more on a fresh one.
-        if upstream.uses > 1 && !e.bodyForwarded && e.connectAttempts < 3, let head = e.upstreamHead {
-            e.pending.insert(.head(head), at: 0)
-            if e.requestComplete && !e.pending.contains(where: { if case .end = $0 { return true } else { return false } }) {
-                e.pending.append(.end(nil))
+        if upstream.uses > 1 && !e.bodyForwarded && e.connectAttempts < 3 {
+            if let head = e.encodedHead {
+                e.pending = [head]
+                if e.requestComplete && e.chunked { e.pending.append(ByteBuffer(bytes: Self.lastChunk)) }
             }
             e.triedEndpoints.remove(upstream.key)
             connect(e)
@@ -535,12 +522,6 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         if !body.isEmpty { headers.add(name: "content-type", value: "text/plain; charset=utf-8") }
         headers.add(name: "x-request-id", value: e.requestID)
         for (name, value) in extraHeaders { headers.add(name: name, value: value) }
-        let close = close || !e.requestHead.isKeepAlive || e.upgrade
-        if close {
-            headers.add(name: "connection", value: "close")
-        } else {
-            Self.setPersistence(&headers, for: e.requestHead)
-        }
         let head = HTTPResponseHead(version: e.requestHead.version, status: status, headers: headers)
         e.responseStarted = true
         e.bytesOut += body.utf8.count
@@ -551,24 +532,6 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         // Resume reading so the rest of the request body can be drained.
         setDownstreamAutoRead(true)
         finish(e, status: Int(status.code))
-    }
-
-    /// What llhttp treats as an upgrade (`Connection: upgrade` with `Upgrade`, or CONNECT): the server
-    /// decoder stops parsing after such a request. HTTP/1.x only (HTTP/2 forbids both headers).
-    static func isUpgradeRequest(_ head: HTTPRequestHead) -> Bool {
-        guard head.version.major == 1 else { return false }
-        if head.method == .CONNECT { return true }
-        guard head.headers.contains(name: "upgrade") else { return false }
-        return head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" }
-    }
-
-    /// `Connection: close` for a client that asked for it; `keep-alive` for an HTTP/1.0 client that asked to keep it.
-    static func setPersistence(_ headers: inout HTTPHeaders, for request: HTTPRequestHead) {
-        if !request.isKeepAlive {
-            headers.replaceOrAdd(name: "connection", value: "close")
-        } else if request.version.minor == 0 {
-            headers.replaceOrAdd(name: "connection", value: "keep-alive")
-        }
     }
 
     private func closeAfter(_ written: EventLoopFuture<Void>) {
