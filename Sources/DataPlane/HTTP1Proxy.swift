@@ -36,9 +36,11 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     private var downstreamOpen = true
     private var readingPaused = false
     private var processing = false
-    /// Keep-alive and tunnel idleness: one timer per connection, re-armed from the last activity.
+    /// Keep-alive and tunnel idleness and the upstream read timeout share one timer per connection
+    /// that re-arms itself from the last activity, instead of a timer scheduled and cancelled per request.
     private var lastActivity = NIODeadline.now()
-    private var idleTimer: Scheduled<Void>?
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
     private var counted = false
 
     init(store: SnapshotStore, loop: LoopState, configuration: DataPlaneConfiguration, scheme: String) {
@@ -81,7 +83,6 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
         var bytesOut = 0
         var upstreamStart: NIODeadline?
         var lastUpstreamActivity = NIODeadline.now()
-        var readTimer: Scheduled<Void>?
         /// Answered here: incoming body bytes are dropped.
         var local = false
         var finished = false
@@ -113,12 +114,12 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
         counted = true
         loop.metrics.activeConnections += 1
         loop.metrics.acceptedConnections += 1
-        armIdleTimer()
+        armTimer(by: lastActivity + configuration.idleTimeout)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         downstreamOpen = false
-        idleTimer?.cancel()
+        timer?.cancel()
         if counted {
             counted = false
             loop.metrics.activeConnections -= 1
@@ -141,19 +142,44 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
         context.close(promise: nil)
     }
 
-    private func armIdleTimer() {
-        let timeout = configuration.idleTimeout
+    /// Makes sure the connection's timer fires no later than `deadline`.
+    private func armTimer(by deadline: NIODeadline) {
+        if let timerDeadline, timerDeadline <= deadline { return }
+        timer?.cancel()
+        timerDeadline = deadline
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        idleTimer = context.eventLoop.scheduleTask(deadline: lastActivity + timeout) {
-            let this = handler.value
-            guard this.downstreamOpen else { return }
-            // Idle means no exchange in progress (the read timeout covers those) and, in a tunnel, no bytes either way.
-            if this.exchange == nil && this.lastActivity + timeout <= .now() {
-                this.context.close(promise: nil)
+        timer = context.eventLoop.scheduleTask(deadline: deadline) { handler.value.timerFired() }
+    }
+
+    private func timerFired() {
+        timerDeadline = nil
+        timer = nil
+        guard downstreamOpen else { return }
+        let now = NIODeadline.now()
+        if let e = exchange, !e.finished {
+            if e.upstream != nil {
+                // Waiting for (or reading) the upstream response: the read timeout (504).
+                let due = e.lastUpstreamActivity + configuration.readTimeout
+                if due <= now {
+                    upstreamTimedOut(e)
+                    lastActivity = now
+                    if downstreamOpen && !closing { armTimer(by: now + configuration.idleTimeout) }
+                    return
+                }
+                armTimer(by: due)
             } else {
-                if this.exchange != nil { this.lastActivity = .now() }
-                this.armIdleTimer()
+                // Connecting (the connect timeout applies) or draining a body answered locally.
+                lastActivity = now
+                armTimer(by: now + configuration.idleTimeout)
             }
+            return
+        }
+        // Idle means no exchange in progress and, in a tunnel, no bytes either way.
+        let due = lastActivity + configuration.idleTimeout
+        if due <= now {
+            context.close(promise: nil)
+        } else {
+            armTimer(by: due)
         }
     }
 
@@ -519,7 +545,7 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
             e.pending.removeAll()
         }
         connection.flush()
-        armReadTimer(e)
+        armTimer(by: e.lastUpstreamActivity + configuration.readTimeout)
         // Resume reading the client, unless the upstream cannot take more yet.
         setReading(connection.channel.isWritable)
         connection.setAutoRead(context.channel.isWritable)
@@ -531,22 +557,6 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
         readingPaused = !on
         context.channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in }
         if on { context.read() }
-    }
-
-    private func armReadTimer(_ e: Exchange) {
-        let timeout = configuration.readTimeout
-        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let bound = NIOLoopBound(e, eventLoop: context.eventLoop)
-        e.readTimer = context.eventLoop.scheduleTask(deadline: e.lastUpstreamActivity + timeout) {
-            let this = handler.value
-            let e = bound.value
-            guard this.exchange === e, !e.finished else { return }
-            if e.lastUpstreamActivity + timeout > .now() {
-                this.armReadTimer(e)
-                return
-            }
-            this.upstreamTimedOut(e)
-        }
     }
 
     private func upstreamTimedOut(_ e: Exchange) {
@@ -561,7 +571,6 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
 
     /// Closes the exchange's upstream connection (its state is unknown) and forgets it.
     private func dropUpstream(_ e: Exchange) {
-        e.readTimer?.cancel()
         if let upstream = e.upstream {
             upstream.handler.delegate = nil
             upstream.channel.close(promise: nil)
@@ -650,7 +659,6 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
 
     func upstreamEnd(reusable: Bool) {
         guard let e = exchange, !e.finished else { return }
-        e.readTimer?.cancel()
         if let upstream = e.upstream {
             e.upstream = nil
             // Reuse only a connection whose exchange finished cleanly on both sides.
@@ -685,7 +693,6 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
         guard let e = exchange, !e.finished, let upstream = e.upstream else { return }
         upstream.handler.delegate = nil
         e.upstream = nil
-        e.readTimer?.cancel()
         if e.responseStarted {
             // Mid-response: the client cannot be told anything better than a cut connection.
             finish(e, status: e.status)
@@ -708,7 +715,6 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     /// After a 101: the 101 goes to the client as the backend sent it, and from here on both
     /// connections carry bytes both ways, untouched.
     private func startTunnel(_ e: Exchange, upstream: UpstreamConnection, head: ResponseHead) {
-        e.readTimer?.cancel()
         e.upstream = nil
         e.requestComplete = true
         context.write(wrapOutboundOut(head.bytes), promise: nil)
@@ -748,7 +754,6 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
         e.local = true
         e.status = status
         e.pending.removeAll()
-        e.readTimer?.cancel()
         let close = close || !e.head.keepAlive || e.head.isUpgrade
         var out = context.channel.allocator.buffer(capacity: 256 + body.utf8.count)
         out.writeString("HTTP/1.1 \(status) \(HTTPReason.phrase(status))\r\ncontent-length: \(body.utf8.count)\r\n")
@@ -795,7 +800,6 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     private func finish(_ e: Exchange, status: Int) {
         guard !e.finished else { return }
         e.finished = true
-        e.readTimer?.cancel()
         loop.metrics.inFlight -= 1
         let routeName = e.route?.name
         loop.metrics.record(route: routeName ?? "", status: status)
