@@ -190,6 +190,7 @@ public struct RouteDiff: Sendable, Equatable, Codable {
         self.unchangedRoutes = unchangedRoutes
     }
 
+    /// Hosts are listed only when something in them changed, reordering included.
     public var hasChanges: Bool { !hosts.isEmpty || !tls.isEmpty || !clusters.isEmpty }
 
     public func count(_ change: RouteChange.Change) -> Int {
@@ -211,11 +212,15 @@ public struct HostDiff: Sendable, Equatable, Codable {
     public var change: Change
     /// Desired order for added and changed routes, then removed ones in live order.
     public var routes: [RouteChange]
+    /// Set (true) when routes present on both sides are tried in another order: the first match wins,
+    /// so a new order can change which route serves a request even if no route changed.
+    public var orderChanged: Bool?
 
-    public init(host: String, change: Change, routes: [RouteChange]) {
+    public init(host: String, change: Change, routes: [RouteChange], orderChanged: Bool? = nil) {
         self.host = host
         self.change = change
         self.routes = routes
+        self.orderChanged = orderChanged
     }
 }
 

@@ -51,6 +51,12 @@ extension PlanRenderer {
             let title =
                 "#### Routes of \(Markdown.code(host.host))"
                 + (host.change == .changed ? "" : " (host \(host.change.rawValue))")
+                + (host.orderChanged == true ? " (route order changed: the first match wins)" : "")
+            if host.routes.isEmpty {
+                doc.heading(title)
+                doc.item("Same routes, tried in another order.", category: "route changes")
+                continue
+            }
             doc.table(
                 heading: title, columns: ["Change", "Match", "Backends", "Before", "Policies", "Source"],
                 rows: host.routes.map(routeRow), category: "route changes")

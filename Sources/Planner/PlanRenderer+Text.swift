@@ -16,7 +16,8 @@ extension PlanRenderer {
         if !plan.routes.hosts.isEmpty {
             out += "\nRoutes\n"
             for host in plan.routes.hosts {
-                out += "  \(host.host)" + (host.change == .changed ? "" : " (host \(host.change.rawValue))") + "\n"
+                out += "  \(host.host)" + (host.change == .changed ? "" : " (host \(host.change.rawValue))")
+                out += host.orderChanged == true ? " (route order changed: the first match wins)\n" : "\n"
                 for r in host.routes {
                     let match = r.match.summary
                     switch r.change {

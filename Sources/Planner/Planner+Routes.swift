@@ -12,11 +12,13 @@ extension Planner {
             return a == b ? $0 < $1 : a < b
         }
         for host in allHosts {
-            let (changes, unchanged) = diffRoutes(live: liveHosts[host]?.routes ?? [], desired: desiredHosts[host]?.routes ?? [])
+            let (a, b) = (liveHosts[host]?.routes ?? [], desiredHosts[host]?.routes ?? [])
+            let (changes, unchanged) = diffRoutes(live: a, desired: b)
             diff.unchangedRoutes += unchanged
-            guard !changes.isEmpty else { continue }
+            let reordered = orderChanged(live: a, desired: b)
+            guard !changes.isEmpty || reordered else { continue }
             let change: HostDiff.Change = liveHosts[host] == nil ? .added : desiredHosts[host] == nil ? .removed : .changed
-            diff.hosts.append(HostDiff(host: host, change: change, routes: changes))
+            diff.hosts.append(HostDiff(host: host, change: change, routes: changes, orderChanged: reordered ? true : nil))
         }
         diff.tls = diffTLS(live: live.tls, desired: desired.tls)
         diff.clusters = diffClusters(live: live.clusters, desired: desired.clusters)
@@ -33,6 +35,13 @@ extension Planner {
             seen[key] = n + 1
             return n == 0 ? key : key + "#\(n)"
         }
+    }
+
+    /// Whether the routes present on both sides appear in another relative order.
+    static func orderChanged(live: [Route], desired: [Route]) -> Bool {
+        let (a, b) = (keys(live), keys(desired))
+        let common = Set(a).intersection(b)
+        return a.filter(common.contains) != b.filter(common.contains)
     }
 
     static func diffRoutes(live: [Route], desired: [Route]) -> ([RouteChange], Int) {

@@ -15,6 +15,15 @@ public struct PlanInput: Sendable {
     }
 }
 
+extension PlanInput {
+    /// The object a plan entry refers to: the plan holds identities only, so that it never carries
+    /// object bodies (or secret material); an applier takes the body to apply from the desired side
+    /// (and the one to restore on rollback from the live side).
+    public func object(_ ref: ObjectRef) -> KubernetesObject? {
+        manifests.objects.first { Planner.ref($0) == ref }
+    }
+}
+
 /// `(desired, live) → Plan`: a pure function, no I/O.
 public enum Planner {
     public static func plan(live: PlanInput, desired: PlanInput, checks: Plan.Checks = Plan.Checks()) -> Plan {

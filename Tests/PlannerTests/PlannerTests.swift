@@ -134,6 +134,10 @@ struct PlannerTests {
                 "prune Ingress/old/old", "prune Service/old/old", "prune Namespace/old",
             ])
         #expect(plan.prunesEverything)
+        // The plan holds identities; the bodies to apply come from the desired side.
+        let desiredInput = Self.input(desired)
+        #expect(desiredInput.object(plan.objects[1].object)?.kind == "IngressClass")
+        #expect(desiredInput.object(plan.objects[4].object) == nil)
     }
 
     @Test func prunesEverythingOnlyWhenNoLiveObjectSurvives() {
@@ -180,7 +184,21 @@ struct PlannerTests {
         #expect(plan.routes.unchangedRoutes == 1)
     }
 
-    @Test func weightChangeIsTellsWeightsFromBackends() {
+    @Test func reorderingRoutesOfAHostIsAChange() {
+        let live = Self.table([("h", "/a", .forward(to: "ns/a:80")), ("h", "/b", .forward(to: "ns/b:80"))])
+        var desired = live
+        desired.virtualHosts[0].routes.reverse()
+        let plan = Planner.plan(
+            live: PlanInput(revision: "a", manifests: ManifestSet(), table: live),
+            desired: PlanInput(revision: "b", manifests: ManifestSet(), table: desired))
+        #expect(plan.hasChanges)
+        #expect(plan.routes.hosts.map(\.orderChanged) == [true])
+        #expect(plan.routes.hosts.first?.routes.isEmpty == true)
+        #expect(PlanRenderer.text(plan).contains("  h (route order changed: the first match wins)\n"))
+        #expect(PlanRenderer.markdown(plan).contains("Same routes, tried in another order."))
+    }
+
+    @Test func weightChangesAreToldApartFromBackendChanges() {
         func split(_ a: Int, _ b: Int, second: String = "ns/canary:80") -> RouteAction {
             RouteAction(
                 forward: Forward(backends: [WeightedBackend(cluster: "ns/web:80", weight: a), WeightedBackend(cluster: second, weight: b)]))
