@@ -27,7 +27,16 @@ struct GoldenTests {
         try Self.compare(PlanRenderer.text(plan), with: dir.appendingPathComponent("plan.txt"))
         try Self.compare(PlanRenderer.markdown(plan), with: dir.appendingPathComponent("plan.md"))
         try Self.compare(PlanRenderer.json(plan), with: dir.appendingPathComponent("plan.json"))
+        // The fixtures' Secret values (plain and base64) must appear in no rendering.
+        for format in PlanRenderer.Format.allCases {
+            let out = PlanRenderer.render(plan, as: format)
+            for value in Self.secretValues { #expect(!out.contains(value), "\(format) rendering of \(name) leaks \(value)") }
+        }
     }
+
+    static let secretValues = [
+        "SECRET-VALUE", "T0xELUNFUlQtU0VDUkVULVZBTFVF", "TkVXLUNFUlQtU0VDUkVULVZBTFVF", "T0xELUtFWS1TRUNSRVQtVkFMVUU=",
+    ]
 
     static func plan(_ name: String) throws -> Plan {
         let dir = root.appendingPathComponent(name)
