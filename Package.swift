@@ -48,8 +48,13 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
-        // Desired state for a commit: source -> manifests -> object ages -> compile.
-        .target(name: "Pipeline", dependencies: ["GitSource", "Manifests", "RouteCompiler", "RouteModel"]),
+        // Route tests (`*.routetest.yaml`) run against a RouteTable with the reference matcher; no network.
+        .target(name: "RouteTesting", dependencies: ["RouteModel"]),
+        // (desired, live) -> Plan for objects and routes, and its renderers (text, Markdown, JSON); pure.
+        .target(name: "Planner", dependencies: ["RouteModel", "Manifests"]),
+        // Desired state for a commit: source -> manifests -> object ages -> compile -> route tests.
+        .target(
+            name: "Pipeline", dependencies: ["GitSource", "Manifests", "RouteCompiler", "RouteModel", "RouteTesting"]),
         // Wiring: the serve loop, status, admin API, lifecycle.
         .target(
             name: "Agent",
@@ -67,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "gitway",
             dependencies: [
-                "Pipeline", "RouteModel", "GitSource", "Agent", "DataPlane",
+                "Pipeline", "RouteModel", "GitSource", "Agent", "DataPlane", "Planner", "RouteTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -94,6 +99,10 @@ let package = Package(
         .testTarget(name: "ManifestsTests", dependencies: ["Manifests"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RouteCompilerTests", dependencies: ["RouteCompiler", "Manifests"], exclude: ["Golden"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "GitSource"]),
+        .testTarget(name: "RouteTestingTests", dependencies: ["RouteTesting", "RouteModel"]),
+        .testTarget(
+            name: "PlannerTests", dependencies: ["Planner", "RouteModel", "Manifests", "RouteCompiler", "RouteTesting"],
+            exclude: ["Golden"]),
         .testTarget(
             name: "DataPlaneTests",
             dependencies: [

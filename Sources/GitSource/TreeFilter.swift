@@ -36,6 +36,10 @@ public struct TreeFilter: Sendable, Hashable, Codable {
             .joined(separator: "/")
     }
 
+    static func namesHiddenSegment(_ pattern: String) -> Bool {
+        pattern.split(separator: "/").contains { $0.hasPrefix(".") }
+    }
+
     /// The part of a repo-relative path below `path`, or `nil` when the file is outside the subdirectory.
     public func relativePath(_ repoRelativePath: String) -> String? {
         if path.isEmpty { return repoRelativePath }
@@ -44,10 +48,15 @@ public struct TreeFilter: Sendable, Hashable, Codable {
     }
 
     /// Whether a repo-relative file path is selected.
+    ///
+    /// Hidden files and directories (`.github/workflows/*.yml`, `.gitlab-ci.yml`) are not manifests: they
+    /// are skipped as in directory mode, unless an include glob itself names a hidden segment.
     public func matches(_ repoRelativePath: String) -> Bool {
         guard let relative = relativePath(repoRelativePath), !relative.isEmpty else { return false }
         let segments = relative.split(separator: "/", omittingEmptySubsequences: false).map { Array($0.utf8) }
-        guard include.contains(where: { Glob.matches($0, segments) }) else { return false }
+        let hidden = segments.contains { $0.first == UInt8(ascii: ".") }
+        let patterns = hidden ? include.filter(TreeFilter.namesHiddenSegment) : include
+        guard patterns.contains(where: { Glob.matches($0, segments) }) else { return false }
         return !exclude.contains(where: { Glob.matches($0, segments) })
     }
 }

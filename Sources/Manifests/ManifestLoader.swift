@@ -113,9 +113,12 @@ public enum ManifestLoader {
     }
 
     /// Every `*.yaml` / `*.yml` under `root/subdirectory`, recursively, sorted by path, with paths
-    /// relative to `root`. Hidden files and directories (`.git`, `.github`) and route-test files are
-    /// skipped; symbolic links are not followed (a repository's content is its tree).
-    public static func files(inDirectory root: String, subdirectory: String = "") throws -> [ManifestFile] {
+    /// relative to `root`. Hidden files and directories (`.git`, `.github`) are skipped, and so are
+    /// route-test files unless `includeRouteTests` (then `load` still skips them and
+    /// `RouteTestLoader` reads them); symbolic links are not followed (a repository's content is its tree).
+    public static func files(
+        inDirectory root: String, subdirectory: String = "", includeRouteTests: Bool = false
+    ) throws -> [ManifestFile] {
         let fm = FileManager.default
         let rootURL = URL(fileURLWithPath: root, isDirectory: true).standardizedFileURL
         let start = subdirectory.isEmpty ? rootURL : rootURL.appendingPathComponent(subdirectory, isDirectory: true)
@@ -132,7 +135,7 @@ public enum ManifestLoader {
                 if values.isSymbolicLink == true { continue }
                 if values.isDirectory == true {
                     try walk(url, rel)
-                } else if values.isRegularFile == true, isManifestName(name) {
+                } else if values.isRegularFile == true, isManifestName(name) || includeRouteTests && isRouteTest(name) {
                     relativePaths.append(rel)
                 }
             }

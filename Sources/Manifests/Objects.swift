@@ -526,6 +526,19 @@ public enum KubernetesObject: Hashable, Sendable {
     }
 
     public var key: ObjectKey { ObjectKey(kind: kind, namespace: metadata.namespace, name: metadata.name) }
+
+    /// The API group (`""` for the core group, `networking.k8s.io`, ...): with the key, an object's
+    /// identity, since a Knative `Service` is not a v1 `Service`.
+    public var apiGroup: String {
+        if case .opaque(let o) = self { return KnownKind.group(of: o.apiVersion) }
+        return KnownKind(rawValue: kind).map { KnownKind.group(of: $0.apiVersion) } ?? ""
+    }
+
+    /// `apiVersion` as written (typed kinds have exactly one supported version).
+    public var apiVersion: String {
+        if case .opaque(let o) = self { return o.apiVersion }
+        return KnownKind(rawValue: kind)?.apiVersion ?? ""
+    }
 }
 
 /// All objects of one revision, in file order (path, then document), each key at most once.

@@ -2,6 +2,7 @@ import GitSource
 import Manifests
 import RouteCompiler
 import RouteModel
+import RouteTesting
 
 /// Where the routing manifests come from.
 public struct RepositoryOptions: Sendable {
@@ -41,8 +42,9 @@ public struct RepositoryOptions: Sendable {
     }
 }
 
-/// The desired state of one revision: its manifests, its compiled route table and every diagnostic
-/// found on the way (loading, compiling), sorted by location.
+/// The desired state of one revision: its manifests, its compiled route table, the results of its
+/// route tests and every diagnostic found on the way (loading, compiling, decoding route tests),
+/// sorted by location.
 public struct DesiredState: Sendable {
     /// `main@sha1:<hash>`, or `directory:<path>` for a plain directory.
     public var revision: String
@@ -50,10 +52,23 @@ public struct DesiredState: Sendable {
     public var fileCount: Int
     public var manifests: ManifestSet
     public var compiled: CompileResult
+    /// Load, compile and route-test-file diagnostics (not test failures: see `routeTests`).
     public var diagnostics: [Diagnostic]
+    /// The `*.routetest.yaml` files under the manifests path, decoded (tests with errors left out).
+    public var routeTestFiles: [RouteTestFile]
+    /// The route tests run against `table`.
+    public var routeTests: RouteTestReport
 
     public var table: RouteTable { compiled.table }
+    /// No error among the diagnostics: the manifests and route test files load and compile.
+    /// Says nothing about whether the route tests pass (`testsPassed`).
     public var isValid: Bool { !diagnostics.hasErrors }
+    /// Every route test passes (true when there are none).
+    public var testsPassed: Bool { routeTests.passed }
+    /// What a commit must be to go live: valid, and its route tests pass.
+    public var isAcceptable: Bool { isValid && testsPassed }
+    /// Test failures as located diagnostics (`test "name": expected …, got …`).
+    public var routeTestFailures: [Diagnostic] { routeTests.diagnostics }
 }
 
 /// Source → manifests → ages → compile, the desired-state half of the reconcile loop, usable alone
@@ -78,6 +93,8 @@ public enum DesiredStateLoader {
     ) throws -> DesiredState {
         let files = artifact.files.map { ManifestFile(path: $0.path, bytes: $0.bytes) }
         var (manifests, diagnostics) = ManifestLoader.load(files)
+        let (testFiles, testDiagnostics) = RouteTestLoader.load(files)
+        diagnostics += testDiagnostics
         for big in artifact.oversized {
             diagnostics.append(
                 .error(
@@ -94,20 +111,26 @@ public enum DesiredStateLoader {
         diagnostics += compiled.diagnostics
         return DesiredState(
             revision: artifact.revision, commit: artifact.commit, fileCount: files.count, manifests: manifests,
-            compiled: compiled, diagnostics: diagnostics.sorted())
+            compiled: compiled, diagnostics: diagnostics.sorted(), routeTestFiles: testFiles,
+            routeTests: RouteTester.run(testFiles, against: compiled.table))
     }
 
     static func loadDirectory(_ directory: String, options: RepositoryOptions) throws -> DesiredState {
-        let files = try ManifestLoader.files(inDirectory: directory, subdirectory: options.path)
-            .filter { options.filter.matches($0.path) }
+        let files = try ManifestLoader.files(
+            inDirectory: directory, subdirectory: options.path, includeRouteTests: true
+        )
+        .filter { options.filter.matches($0.path) }
         var (manifests, diagnostics) = ManifestLoader.load(files)
+        let (testFiles, testDiagnostics) = RouteTestLoader.load(files)
+        diagnostics += testDiagnostics
         let revision = "directory:" + directory
         let compiled = RouteCompiler.compile(manifests, options: CompileOptions(revision: revision, gateway: options.gateway))
         diagnostics += compiled.diagnostics
         manifests.objects.sort { $0.source.file < $1.source.file }
         return DesiredState(
             revision: revision, commit: nil, fileCount: files.count, manifests: manifests, compiled: compiled,
-            diagnostics: diagnostics.sorted())
+            diagnostics: diagnostics.sorted(), routeTestFiles: testFiles,
+            routeTests: RouteTester.run(testFiles, against: compiled.table))
     }
 
     /// A local directory that is not a Git repository root: read from disk as is.

@@ -11,10 +11,11 @@ struct Gitway: AsyncParsableCommand {
             manifests, compiles them into a route table and serves it. These commands inspect any
             revision of such a repository without a cluster.
 
-            Exit codes: 0 success, 1 validation errors, 2 usage or environment errors.
+            Exit codes: 0 success (plan: no change), 1 validation errors, failing route tests or (plan) changes,
+            2 usage or environment errors.
             """,
         version: GitwayVersion.current,
-        subcommands: [Serve.self, Validate.self, Routes.self]
+        subcommands: [Serve.self, Validate.self, Routes.self, Test.self, PlanCommand.self]
     )
 
     /// ArgumentParser exits 64 on usage errors; Gitway's contract is 2 (DESIGN.md, "Exit codes").

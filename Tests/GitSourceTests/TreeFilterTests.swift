@@ -51,3 +51,15 @@ import Testing
         #expect(!Glob.matches("*a*b", "xxaxxbxx"))
     }
 }
+
+struct TreeFilterHiddenTests {
+    @Test func hiddenFilesAreSkippedAsInDirectoryMode() {
+        let filter = TreeFilter()
+        #expect(!filter.matches(".github/workflows/gitway-plan.yml"))
+        #expect(!filter.matches("routes/.hidden.yaml"))
+        #expect(!filter.matches(".gitlab-ci.yml"))
+        #expect(filter.matches("routes/shop.yaml"))
+        #expect(TreeFilter(include: ["**/*.yaml", ".config/**/*.yaml"]).matches(".config/routes/a.yaml"))
+        #expect(!TreeFilter(include: ["**/*.yaml", ".config/**/*.yaml"]).matches(".other/a.yaml"))
+    }
+}
