@@ -32,6 +32,9 @@ enum PrometheusText {
         out += "# HELP gitway_upstream_connect_failures_total Upstream connections that could not be established.\n"
         out += "# TYPE gitway_upstream_connect_failures_total counter\n"
         out += "gitway_upstream_connect_failures_total \(metrics.upstreamConnectFailures)\n"
+        out += "# HELP gitway_upstream_idle_connections Pooled upstream connections waiting for a request.\n"
+        out += "# TYPE gitway_upstream_idle_connections gauge\n"
+        out += "gitway_upstream_idle_connections \(metrics.idleUpstreamConnections)\n"
 
         out += "# HELP gitway_revision_info The revision being served.\n# TYPE gitway_revision_info gauge\n"
         if let revision = status.revision { out += "gitway_revision_info{revision=\"\(revision)\"} 1\n" }

@@ -87,6 +87,26 @@ public final class DataPlane: Sendable {
         let start = NIODeadline.now()
         let snapshot = RoutingSnapshot(table: table)
         let (certificateIndex, warnings) = tls.prepare(table.tls, certificates: certificates)
+        // New backends get a pooled connection on every loop before the swap, so the first requests of
+        // the revision do not pay for connection setup. Bounded: an endpoint that does not answer
+        // within the connect timeout (at most 1 s here) is left to the requests.
+        let previous = Set(store.current.map { $0.clusters.values.flatMap { $0.usable.map(EndpointKey.init) } } ?? [])
+        let fresh = Array(Set(table.clusters.flatMap { $0.endpoints.map(EndpointKey.init) }).subtracting(previous).prefix(1024))
+        if !fresh.isEmpty {
+            await withTaskGroup(of: Void.self) { group in
+                for (_, state) in loops {
+                    let limit = min(configuration.connectTimeout, .seconds(1))
+                    group.addTask {
+                        try? await state.eventLoop.flatSubmit {
+                            let done = state.eventLoop.makePromise(of: Void.self)
+                            state.value.pool.prewarm(fresh).cascade(to: done)
+                            state.eventLoop.scheduleTask(in: limit) { done.succeed(()) }
+                            return done.futureResult
+                        }.get()
+                    }
+                }
+            }
+        }
         let built = NIODeadline.now()
         tls.register(certificateIndex, for: snapshot)
         store.install(snapshot)
@@ -105,7 +125,12 @@ public final class DataPlane: Sendable {
     public func metrics() async -> MetricsSnapshot {
         var total = MetricsSnapshot.empty
         for (_, state) in loops {
-            if let s = try? await state.eventLoop.submit({ state.value.metrics.snapshot }).get() {
+            let sample = try? await state.eventLoop.submit {
+                var s = state.value.metrics.snapshot
+                s.idleUpstreamConnections = state.value.pool.idleCount
+                return s
+            }.get()
+            if let s = sample {
                 total = total.merged(with: s)
             }
         }

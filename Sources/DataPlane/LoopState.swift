@@ -82,6 +82,8 @@ public struct MetricsSnapshot: Sendable {
     public var inFlight: Int
     public var acceptedConnections: Int
     public var upstreamConnectFailures: Int
+    /// Pooled upstream connections waiting for a request.
+    public var idleUpstreamConnections = 0
 
     static let empty = MetricsSnapshot(
         requests: [], latencyCounts: [Int](repeating: 0, count: LoopMetrics.latencyBuckets.count + 1), latencySum: 0,
@@ -96,6 +98,7 @@ public struct MetricsSnapshot: Sendable {
         out.inFlight += other.inFlight
         out.acceptedConnections += other.acceptedConnections
         out.upstreamConnectFailures += other.upstreamConnectFailures
+        out.idleUpstreamConnections += other.idleUpstreamConnections
         return out
     }
 }
