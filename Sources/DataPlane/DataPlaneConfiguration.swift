@@ -22,6 +22,9 @@ public struct DataPlaneConfiguration: Sendable {
     /// that finds the limit reached waits up to the connect timeout for one to come free (then 503).
     /// 0 means no limit.
     public var maxConnectionsPerEndpoint = 1024
+    /// The certificate for TLS clients whose server name matches no TLS host of the live revision
+    /// (and for clients sending no SNI when the revision has no TLS section without hosts).
+    public var defaultCertificate: TLSCertificatePair?
     /// Access log: one line per request, `text`, `json` or `off`.
     public var accessLog: AccessLogFormat = .text
 

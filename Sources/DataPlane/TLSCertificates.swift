@@ -190,10 +190,12 @@ extension DataPlane {
     /// The server TLS configuration: ALPN `h2` then `http/1.1`, TLS 1.2 and later, and the
     /// certificate chosen per handshake from the live revision by the client's SNI.
     ///
-    /// There is no built-in default certificate: no dependency of Gitway can generate one without
-    /// an external process. A client whose server name matches no binding (and no `*` binding exists)
-    /// fails the handshake, and the first such name per revision is logged.
-    func serverTLSConfiguration() -> TLSConfiguration {
+    /// A client whose server name matches no binding (and no `*` binding exists) gets the configured
+    /// default certificate (`--default-certificate`); without one it fails the handshake, and the first
+    /// such name per revision is logged. There is no built-in self-signed default: no dependency of
+    /// Gitway can generate one without an external process.
+    func serverTLSConfiguration() throws -> TLSConfiguration {
+        let fallback = try configuration.defaultCertificate.map { try TLSServingCertificate(secret: "--default-certificate", pair: $0) }
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.certificateVerification = .none
         configuration.minimumTLSVersion = .tlsv12
@@ -205,6 +207,10 @@ extension DataPlane {
             let index = tls.index(for: store.current)
             if let certificate = index.certificate(forServerName: values.serverHostname) {
                 promise.succeed(certificate.override)
+                return
+            }
+            if let fallback {
+                promise.succeed(fallback.override)
                 return
             }
             let name = values.serverHostname ?? ""

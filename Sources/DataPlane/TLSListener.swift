@@ -12,7 +12,7 @@ extension DataPlane {
     /// `X-Forwarded-Proto: https`.
     public func bindTLS(host: String, port: Int) async throws -> SocketAddress {
         // Built once, off the event loops. It holds no certificate: each handshake gets its own.
-        let sslContext = try NIOSSLContext(configuration: serverTLSConfiguration())
+        let sslContext = try NIOSSLContext(configuration: try serverTLSConfiguration())
         let configuration = self.configuration
         let plane = self
         let channel = try await ServerBootstrap(group: group)

@@ -1,6 +1,7 @@
 import Agent
 import ArgumentParser
 import DataPlane
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -18,8 +19,8 @@ struct Serve: AsyncParsableCommand {
             The --listen address speaks HTTP/1.1 and cleartext HTTP/2 (prior knowledge). The
             --listen-tls address speaks HTTPS with HTTP/2 or HTTP/1.1 by ALPN; the certificate is
             chosen by SNI from the kubernetes.io/tls Secrets the live revision's Ingress TLS sections
-            name (exact host, then *.wildcard, then a TLS section without hosts). There is no
-            built-in default certificate: a server name that matches none fails the handshake.
+            name (exact host, then *.wildcard, then a TLS section without hosts, then
+            --default-certificate); without a default, a server name that matches none fails the handshake.
             WebSocket (any Upgrade) passes through to the backend.
 
             Examples:
@@ -64,6 +65,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Time in-flight requests get to finish on shutdown.", valueName: "duration"))
     var grace = "10s"
 
+    @Option(
+        name: .customLong("default-certificate"),
+        help: ArgumentHelp("PEM certificate chain for TLS clients whose server name matches no TLS host.", valueName: "file"))
+    var defaultCertificate: String?
+
+    @Option(name: .customLong("default-key"), help: ArgumentHelp("PEM private key of --default-certificate.", valueName: "file"))
+    var defaultKey: String?
+
     func validate() throws {
         guard parseListenAddress(listen) != nil else { throw ValidationError("--listen must be host:port, got \(listen)") }
         guard parseListenAddress(admin) != nil else { throw ValidationError("--admin must be host:port, got \(admin)") }
@@ -78,6 +87,9 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--listen-tls must be host:port, got \(listenTLS)")
         }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard (defaultCertificate == nil) == (defaultKey == nil) else {
+            throw ValidationError("--default-certificate and --default-key go together")
+        }
     }
 
     func run() async throws {
@@ -94,6 +106,15 @@ struct Serve: AsyncParsableCommand {
         config.dataPlane.connectTimeout = .nanoseconds(Int64(Duration.seconds(connectTimeout)! * 1e9))
         config.dataPlane.readTimeout = .nanoseconds(Int64(Duration.seconds(readTimeout)! * 1e9))
         config.dataPlane.idleTimeout = .nanoseconds(Int64(Duration.seconds(idleTimeout)! * 1e9))
+        if let defaultCertificate, let defaultKey {
+            guard let chain = FileManager.default.contents(atPath: defaultCertificate),
+                let key = FileManager.default.contents(atPath: defaultKey)
+            else {
+                Terminal.error("error: cannot read --default-certificate \(defaultCertificate) or --default-key \(defaultKey)")
+                throw ExitCode(2)
+            }
+            config.dataPlane.defaultCertificate = TLSCertificatePair(chainPEM: Array(chain), keyPEM: Array(key))
+        }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let agent = GatewayAgent(configuration: config, group: group, logger: logger)

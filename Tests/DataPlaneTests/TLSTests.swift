@@ -227,6 +227,30 @@ struct TLSTests {
     }
 
     /// HTTPS requests reach the backend with `X-Forwarded-Proto: https`.
+    /// `--default-certificate` answers server names no TLS host of the revision matches (and
+    /// clients without SNI); matching names still get their own certificate.
+    @Test func defaultCertificateServesUnmatchedNames() async throws {
+        let backend = try BackendProcess(name: "a")
+        let certificates = try TestCertificates()
+        let a = try certificates.issue("a", dnsName: "a.test")
+        let fallback = try certificates.issue("default", dnsName: "default.test")
+        var configuration = DataPlaneConfiguration()
+        configuration.defaultCertificate = fallback.pair
+        let proxy = try await ProxyFixture(configuration: configuration)
+        let tlsPort = try await proxy.plane.bindTLS(host: "127.0.0.1", port: 0).port!
+        var table = makeTable(routes: [("a.test", .prefix("/"), "a")], clusters: ["a": [backend.port]])
+        table.tls = [tlsBinding("a.test", "default/a")]
+        await proxy.plane.install(table, certificates: ["default/a": a.pair])
+        for (name, expected) in [("a.test", a), ("unknown.test", fallback), (nil, fallback)] as [(String?, TestCertificates.Issued)] {
+            let client = try await TLSTestClient.connect(
+                group: proxy.group, port: tlsPort, serverName: name, trust: certificates.allCertificates, verifyHostname: false)
+            #expect(try await client.get("/", host: "a.test").head.status == .ok)
+            #expect(try await client.peerCertificate() == expected.certificate, "SNI \(name ?? "(none)")")
+            await client.close()
+        }
+        await proxy.shutdown()
+    }
+
     @Test func proxiesOverTLS() async throws {
         let a = try BackendProcess(name: "a")
         let b = try BackendProcess(name: "b")
