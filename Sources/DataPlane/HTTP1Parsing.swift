@@ -282,20 +282,40 @@ struct ConnectionOptions {
 }
 
 /// A parsed request head, its fields as ranges into `bytes` (exactly the head, empty line included).
-struct RequestHead {
-    var bytes: ByteBuffer
-    var method: Range<Int>
-    var target: Range<Int>
-    var minorVersion: Int
-    var fields: [HeaderField]
-    var connection: ConnectionOptions
-    var framing: BodyFraming
+///
+/// A class: it is handed around (exchange, route predicates) and a reference costs one retain where
+/// copying the struct cost one per field.
+final class RequestHead: Sendable {
+    let bytes: ByteBuffer
+    let method: Range<Int>
+    let target: Range<Int>
+    let minorVersion: Int
+    let fields: [HeaderField]
+    let connection: ConnectionOptions
+    let framing: BodyFraming
     /// The Host field's value, or the authority of an absolute-form target.
-    var host: Range<Int>?
+    let host: Range<Int>?
     /// Where the origin-form part (path and query) of the target starts (after an absolute-form authority).
-    var pathStart: Int
-    var isUpgrade: Bool
-    var isHEAD: Bool
+    let pathStart: Int
+    let isUpgrade: Bool
+    let isHEAD: Bool
+
+    init(
+        bytes: ByteBuffer, method: Range<Int>, target: Range<Int>, minorVersion: Int, fields: [HeaderField],
+        connection: ConnectionOptions, framing: BodyFraming, host: Range<Int>?, pathStart: Int, isUpgrade: Bool, isHEAD: Bool
+    ) {
+        self.bytes = bytes
+        self.method = method
+        self.target = target
+        self.minorVersion = minorVersion
+        self.fields = fields
+        self.connection = connection
+        self.framing = framing
+        self.host = host
+        self.pathStart = pathStart
+        self.isUpgrade = isUpgrade
+        self.isHEAD = isHEAD
+    }
 
     var keepAlive: Bool {
         if connection.close { return false }
@@ -328,6 +348,55 @@ struct RequestHead {
     }
 
     var headerCount: Int { fields.count }
+
+    /// The host, lowercased, without port or trailing dots; from the bytes, without Character-level
+    /// String operations (grapheme breaking shows in profiles).
+    var normalizedHost: String {
+        guard let host else { return "" }
+        return bytes.withUnsafeReadableBytes { p in
+            var start = host.lowerBound
+            var end = host.upperBound
+            if start < end && p[start] == UInt8(ascii: "[") {
+                // [v6]:port keeps its brackets.
+                var close = start
+                while close < end && p[close] != UInt8(ascii: "]") { close += 1 }
+                end = min(close + 1, end)
+            } else {
+                var i = end
+                while i > start {
+                    i -= 1
+                    if p[i] == UInt8(ascii: ":") {
+                        end = i
+                        break
+                    }
+                }
+            }
+            while end > start && p[end - 1] == UInt8(ascii: ".") { end -= 1 }
+            if start > end { start = end }
+            return String(unsafeUninitializedCapacity: end - start) { out in
+                for k in 0..<(end - start) {
+                    let c = p[start + k]
+                    out[k] = c >= 65 && c <= 90 ? c + 32 : c
+                }
+                return end - start
+            }
+        }
+    }
+
+    /// The path and the query (without `?`) of the target's origin form.
+    var pathAndQuery: (Substring, Substring) {
+        let range = originForm
+        return bytes.withUnsafeReadableBytes { p in
+            var q = range.lowerBound
+            while q < range.upperBound && p[q] != UInt8(ascii: "?") { q += 1 }
+            // An absolute-form target without a path ("http://host") asks for "/".
+            let path =
+                q == range.lowerBound ? "/" : String(decoding: UnsafeRawBufferPointer(rebasing: p[range.lowerBound..<q]), as: UTF8.self)
+            guard q < range.upperBound else { return (Substring(path), "") }
+            let query = String(decoding: UnsafeRawBufferPointer(rebasing: p[(q + 1)..<range.upperBound]), as: UTF8.self)
+            return (Substring(path), Substring(query))
+        }
+    }
 
     /// Parses the head at the start of `buffer` (its first `length` bytes).
     static func parse(_ buffer: ByteBuffer, length: Int, limits: HeadLimits) throws(HeadError) -> RequestHead {

@@ -36,6 +36,7 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     private var downstreamOpen = true
     private var readingPaused = false
     private var processing = false
+    private var downstreamWritable = true
     /// Keep-alive and tunnel idleness and the upstream read timeout share one timer per connection
     /// that re-arms itself from the last activity, instead of a timer scheduled and cancelled per request.
     private var lastActivity = NIODeadline.now()
@@ -60,7 +61,7 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
         let host: String
         /// The client's X-Request-Id, or one made up here.
         let requestID: String
-        var route: Route?
+        var route: RouteEntry?
         var cluster: ClusterTarget?
         /// The head sent upstream, kept for a retry on another connection.
         var upstreamHead = ByteBuffer()
@@ -212,8 +213,9 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         // The client is slow: stop reading the upstream until it catches up.
+        downstreamWritable = context.channel.isWritable
         if let upstream = tunnel ?? exchange?.upstream {
-            upstream.setAutoRead(context.channel.isWritable)
+            upstream.setAutoRead(downstreamWritable)
         }
         context.fireChannelWritabilityChanged()
     }
@@ -339,7 +341,7 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
 
     private func begin(_ head: RequestHead) {
         lastActivity = .now()
-        let host = Self.normalizedHost(head.hostString)
+        let host = head.normalizedHost
         let e = Exchange(head: head, host: host, requestID: head.value(of: .xRequestID) ?? loop.requestID())
         exchange = e
         loop.metrics.inFlight += 1
@@ -356,24 +358,24 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
             respondLocally(e, status: 503, body: "no revision is live yet\n", close: false)
             return
         }
-        let (path, query) = Self.split(head.string(head.originForm))
+        let (path, query) = head.pathAndQuery
         guard
-            let route = snapshot.route(
+            let entry = snapshot.entry(
                 host: host, path: path, method: head.methodString, headers: { head.value(named: $0) }, query: query)
         else {
             respondLocally(e, status: 404, body: "404 page not found\n", close: false)
             return
         }
-        e.route = route
-        if let redirect = route.action.redirect {
+        e.route = entry
+        if let redirect = entry.route.action.redirect {
             respondLocally(e, status: redirect.status, body: "", close: false, extraHeaders: [("location", redirect.location)])
             return
         }
-        if let direct = route.action.directResponse {
+        if let direct = entry.route.action.directResponse {
             respondLocally(e, status: direct.status, body: direct.body ?? "", close: false)
             return
         }
-        guard let forward = route.action.forward, let backend = pickBackend(forward), let cluster = snapshot.clusters[backend] else {
+        guard let cluster = entry.pickBackend({ loop.randomBelow($0) }) else {
             respondLocally(e, status: 503, body: "no backend\n", close: false)
             return
         }
@@ -384,18 +386,6 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
         }
         e.upstreamHead = upstreamHead(for: e)
         connect(e)
-    }
-
-    private func pickBackend(_ forward: Forward) -> String? {
-        if forward.backends.count == 1 { return forward.backends[0].cluster }
-        let total = forward.backends.reduce(0) { $0 + max(0, $1.weight) }
-        guard total > 0 else { return forward.backends.first?.cluster }
-        var n = loop.randomBelow(total)
-        for b in forward.backends where b.weight > 0 {
-            if n < b.weight { return b.cluster }
-            n -= b.weight
-        }
-        return forward.backends.last?.cluster
     }
 
     private static let http11 = Array(" HTTP/1.1\r\n".utf8)
@@ -483,13 +473,13 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
 
     private func connect(_ e: Exchange) {
         guard let cluster = e.cluster else { return }
-        let endpoints = cluster.usable
+        let keys = cluster.keys
         var index = loop.nextIndex(cluster.name)
-        var key = EndpointKey(endpoints[index % endpoints.count])
+        var key = keys[index % keys.count]
         // A retry goes to another endpoint when there is one.
-        for _ in 0..<endpoints.count where e.triedEndpoints.contains(key) {
+        for _ in 0..<keys.count where e.triedEndpoints.contains(key) {
             index += 1
-            key = EndpointKey(endpoints[index % endpoints.count])
+            key = keys[index % keys.count]
         }
         if !e.triedEndpoints.contains(key) { e.triedEndpoints.append(key) }
         e.connectAttempts += 1
@@ -547,8 +537,8 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
         connection.flush()
         armTimer(by: e.lastUpstreamActivity + configuration.readTimeout)
         // Resume reading the client, unless the upstream cannot take more yet.
-        setReading(connection.channel.isWritable)
-        connection.setAutoRead(context.channel.isWritable)
+        setReading(connection.handler.isWritable)
+        connection.setAutoRead(downstreamWritable)
     }
 
     /// Pauses or resumes reading the client.
@@ -801,7 +791,7 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
         guard !e.finished else { return }
         e.finished = true
         loop.metrics.inFlight -= 1
-        let routeName = e.route?.name
+        let routeName = e.route?.route.name
         loop.metrics.record(route: routeName ?? "", status: status)
         if loop.accessLog.format != .off {
             let duration = Self.seconds(since: e.startTime)
@@ -816,24 +806,6 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
 
     static func seconds(since start: NIODeadline) -> Double {
         Double((NIODeadline.now() - start).nanoseconds) / 1e9
-    }
-
-    static func split(_ uri: String) -> (Substring, Substring) {
-        let s = Substring(uri)
-        if let q = s.firstIndex(of: "?") { return (s[..<q], s[s.index(after: q)...]) }
-        return (s, "")
-    }
-
-    /// Lowercased, without port or trailing dot.
-    static func normalizedHost(_ host: String) -> String {
-        var h = Substring(host)
-        if h.hasPrefix("[") {
-            if let end = h.firstIndex(of: "]") { h = h[...end] }
-        } else if let colon = h.lastIndex(of: ":") {
-            h = h[..<colon]
-        }
-        while h.hasSuffix(".") { h = h.dropLast() }
-        return h.lowercased()
     }
 }
 

@@ -28,8 +28,9 @@ public final class RoutingSnapshot: Sendable {
         var exact: [String: VirtualHostMatcher] = [:]
         var wildcard: [String: VirtualHostMatcher] = [:]
         var any: VirtualHostMatcher?
+        let clusters = Dictionary(uniqueKeysWithValues: table.clusters.map { ($0.name, ClusterTarget($0)) })
         for vhost in table.virtualHosts {
-            let matcher = VirtualHostMatcher(vhost)
+            let matcher = VirtualHostMatcher(vhost, clusters: clusters)
             switch vhost.kind {
             case .exact: exact[vhost.host.lowercased()] = matcher
             case .wildcard: wildcard[String(vhost.host.lowercased().dropFirst())] = matcher
@@ -39,38 +40,46 @@ public final class RoutingSnapshot: Sendable {
         exactHosts = exact
         wildcardHosts = wildcard
         anyHost = any
-        clusters = Dictionary(uniqueKeysWithValues: table.clusters.map { ($0.name, ClusterTarget($0)) })
+        self.clusters = clusters
     }
 
     /// The route for a request, trying the exact host, then its one-label wildcard, then `*`
     /// (MSE and Higress fall through when the exact host has no matching route).
     /// `host` must already be lowercased and stripped of its port (`RequestFacts.normalizedHost`).
     public func route(host: String, path: Substring, method: String, headers: (String) -> String?, query: Substring) -> Route? {
-        if let matcher = exactHosts[host], let route = matcher.match(path: path, method: method, headers: headers, query: query) {
-            return route
+        entry(host: host, path: path, method: method, headers: headers, query: query)?.route
+    }
+
+    /// As `route`, as a reference: the hot path keeps it for the whole exchange without copying the route's fields.
+    func entry(host: String, path: Substring, method: String, headers: (String) -> String?, query: Substring) -> RouteEntry? {
+        if let matcher = exactHosts[host], let entry = matcher.match(path: path, method: method, headers: headers, query: query) {
+            return entry
         }
         if let dot = host.firstIndex(of: "."), dot != host.startIndex,
             let matcher = wildcardHosts[String(host[dot...])],
-            let route = matcher.match(path: path, method: method, headers: headers, query: query)
+            let entry = matcher.match(path: path, method: method, headers: headers, query: query)
         {
-            return route
+            return entry
         }
         return anyHost?.match(path: path, method: method, headers: headers, query: query)
     }
 }
 
 /// A cluster as the proxy uses it: its ready endpoints, in table order.
-public struct ClusterTarget: Sendable {
+public final class ClusterTarget: Sendable {
     public let name: String
     public let endpoints: [Endpoint]
     /// Ready endpoints; when none is ready, every endpoint (better a try than a certain 503).
     public let usable: [Endpoint]
+    /// `usable` as pool keys, made once rather than per request.
+    let keys: [EndpointKey]
 
     init(_ cluster: Cluster) {
         name = cluster.name
         endpoints = cluster.endpoints
         let ready = cluster.endpoints.filter(\.ready)
         usable = ready.isEmpty ? cluster.endpoints : ready
+        keys = usable.map(EndpointKey.init)
     }
 }
 
@@ -86,9 +95,11 @@ struct VirtualHostMatcher: Sendable {
     let regex: [(index: Int, expression: NSRegularExpressionBox)]
     /// Routes with predicates beyond the path.
     let needsPredicates: [Bool]
+    let entries: [RouteEntry]
 
-    init(_ vhost: VirtualHost) {
+    init(_ vhost: VirtualHost, clusters: [String: ClusterTarget]) {
         routes = vhost.routes
+        entries = vhost.routes.map { RouteEntry($0, clusters: clusters) }
         var exact: [String: [Int]] = [:]
         var exactIgnoringCase: [String: [Int]] = [:]
         var prefix: [String: [Int]] = [:]
@@ -127,7 +138,7 @@ struct VirtualHostMatcher: Sendable {
         return v.isEmpty ? "/" : String(v)
     }
 
-    func match(path: Substring, method: String, headers: (String) -> String?, query: Substring) -> Route? {
+    func match(path: Substring, method: String, headers: (String) -> String?, query: Substring) -> RouteEntry? {
         var best = Int.max
         func consider(_ indices: [Int]?) {
             guard let indices else { return }
@@ -151,7 +162,7 @@ struct VirtualHostMatcher: Sendable {
                 break
             }
         }
-        return best == Int.max ? nil : routes[best]
+        return best == Int.max ? nil : entries[best]
     }
 
     /// Probes `/`, `/a`, `/a/b`, … for the path `/a/b/...`: element-wise prefix matching in O(segments).
@@ -193,5 +204,32 @@ final class NSRegularExpressionBox: @unchecked Sendable {
 
     func matchesPrefix(_ s: String) -> Bool {
         expression.firstMatch(in: s, options: [.anchored], range: NSRange(s.startIndex..., in: s)) != nil
+    }
+}
+
+/// One route of a snapshot, by reference, with its backends resolved to their clusters.
+final class RouteEntry: Sendable {
+    let route: Route
+    /// The forward's backends (nil: a cluster the table does not define) with their weights.
+    let backends: [(cluster: ClusterTarget?, weight: Int)]
+    let totalWeight: Int
+
+    init(_ route: Route, clusters: [String: ClusterTarget]) {
+        self.route = route
+        backends = (route.action.forward?.backends ?? []).map { (clusters[$0.cluster], $0.weight) }
+        totalWeight = backends.reduce(0) { $0 + max(0, $1.weight) }
+    }
+
+    /// The backend for one request: weighted random among several, `random(n)` in `0..<n`.
+    @inline(__always)
+    func pickBackend(_ random: (Int) -> Int) -> ClusterTarget? {
+        if backends.count == 1 { return backends[0].cluster }
+        guard totalWeight > 0 else { return backends.first?.cluster }
+        var n = random(totalWeight)
+        for b in backends where b.weight > 0 {
+            if n < b.weight { return b.cluster }
+            n -= b.weight
+        }
+        return backends.last?.cluster
     }
 }

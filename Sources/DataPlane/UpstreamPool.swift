@@ -77,7 +77,7 @@ final class UpstreamPool {
         eventLoop.preconditionInEventLoop()
         // Mutated in place: copying the list out of the dictionary would copy it on every request.
         while let connection = endpoints[key]?.idle.popLast() {
-            if connection.channel.isActive { return connection }
+            if connection.handler.isOpen { return connection }
         }
         return nil
     }
@@ -139,7 +139,7 @@ final class UpstreamPool {
     func release(_ connection: UpstreamConnection) {
         eventLoop.preconditionInEventLoop()
         connection.handler.delegate = nil
-        guard connection.channel.isActive else { return }
+        guard connection.handler.isOpen else { return }
         let key = connection.key
         if let waiter = endpoints[key]?.waiters.first {
             endpoints[key]!.waiters.removeFirst()
@@ -213,6 +213,8 @@ final class UpstreamConnection {
         self.key = key
         self.pool = pool
         handler.connection = self
+        // The connect future completes before `channelActive` reaches the handler.
+        handler.isOpen = channel.isActive
     }
 
     /// Writes through the handler's context (skipping the pipeline's tail).
@@ -258,6 +260,10 @@ final class UpstreamHandler: ChannelInboundHandler {
     var delegate: (any UpstreamDelegate)?
     var connection: UpstreamConnection?
     private var context: ChannelHandlerContext!
+    /// The channel's state, mirrored from its events: asking the channel takes a lock-free but
+    /// reference-counted trip through its lifecycle manager on every request.
+    var isOpen = false
+    private(set) var isWritable = true
 
     private enum Phase {
         /// No request outstanding: bytes now mean a broken connection.
@@ -280,6 +286,12 @@ final class UpstreamHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        isOpen = context.channel.isActive
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        isOpen = true
+        context.fireChannelActive()
     }
 
     /// A request is on its way: parse the response to it.
@@ -430,10 +442,12 @@ final class UpstreamHandler: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        delegate?.upstreamWritabilityChanged(context.channel.isWritable)
+        isWritable = context.channel.isWritable
+        delegate?.upstreamWritabilityChanged(isWritable)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        isOpen = false
         if let connection { connection.pool.forget(connection) }
         self.connection = nil
         let delegate = self.delegate
