@@ -137,3 +137,62 @@ struct ProxyTests {
         await proxy.shutdown()
     }
 }
+
+/// HTTP/1.x details of the byte-level path, end to end.
+@Suite(.serialized)
+struct HTTP1BehaviourTests {
+    /// Pipelined requests in one write get their responses in order.
+    @Test func pipelinedRequestsAnsweredInOrder() async throws {
+        let a = try BackendProcess(name: "a")
+        let proxy = try await ProxyFixture()
+        await proxy.plane.install(makeTable(routes: [("t", .prefix("/"), "a")], clusters: ["a": [a.port]]))
+        let client = try RawClient(port: proxy.port)
+        try client.send(
+            "GET /one HTTP/1.1\r\nHost: t\r\n\r\nGET /missing HTTP/1.1\r\nHost: nowhere\r\n\r\n"
+                + "POST /three HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabcGET /four HTTP/1.1\r\nHost: t\r\n\r\n")
+        let uris = try (0..<4).map { _ in try client.readResponse().0 }.map { ($0.status, $0.echo?["uri"] as? String) }
+        #expect(uris.map(\.0) == [200, 404, 200, 200])
+        #expect(uris.map(\.1) == ["/one", nil, "/three", "/four"])
+        await proxy.shutdown()
+    }
+
+    /// An HTTP/1.0 client gets a chunked upstream body without the coding, ended by the close;
+    /// HEAD gets the head only; a body answered locally is drained and the connection reused.
+    @Test func versionsHeadAndDrainedBodies() async throws {
+        let a = try BackendProcess(name: "a")
+        let proxy = try await ProxyFixture()
+        await proxy.plane.install(makeTable(routes: [("t", .prefix("/"), "a")], clusters: ["a": [a.port]]))
+        let old = try RawClient(port: proxy.port)
+        try old.send("GET /stream/3 HTTP/1.0\r\nHost: t\r\n\r\n")
+        let (response, bytes) = try old.readResponse()
+        #expect(response.status == 200)
+        #expect(response.header("transfer-encoding") == nil)
+        #expect(response.header("connection") == "close")
+        #expect(bytes == 3 * 1024)
+
+        let client = try RawClient(port: proxy.port)
+        try client.send("HEAD /x HTTP/1.1\r\nHost: t\r\n\r\n")
+        let head = try client.readResponse(head: true).0
+        #expect(head.status == 200)
+        try client.send("POST /x HTTP/1.1\r\nHost: nowhere\r\nContent-Length: 5\r\n\r\nhello")
+        #expect(try client.readResponse().0.status == 404)
+        #expect(try client.get("/after", host: "t").echo?["uri"] as? String == "/after")
+        await proxy.shutdown()
+    }
+
+    /// A backend that closes its connection after a response: the client's keep-alive connection
+    /// stays usable, and the next request goes over a fresh upstream connection.
+    @Test func backendClosingAfterAResponse() async throws {
+        let a = try BackendProcess(name: "a")
+        let proxy = try await ProxyFixture()
+        await proxy.plane.install(makeTable(routes: [("t", .prefix("/"), "a")], clusters: ["a": [a.port]]))
+        let client = try RawClient(port: proxy.port)
+        let closing = try client.get("/close", host: "t")
+        #expect(closing.status == 200)
+        #expect(closing.header("connection") == nil)
+        let next = try client.get("/after", host: "t")
+        #expect(next.status == 200)
+        #expect(next.echo?["remote"] as? String != closing.echo?["remote"] as? String)
+        await proxy.shutdown()
+    }
+}
