@@ -31,8 +31,14 @@ final class LoopState {
     /// 16 hex digits: unique enough for tracing one request through logs.
     func requestID() -> String {
         let v = random.next()
-        return String(v, radix: 16).leftPadded(to: 16)
+        // Written digit by digit: one allocation, where String(radix:) plus padding took two.
+        return String(unsafeUninitializedCapacity: 16) { out in
+            for i in 0..<16 { out[i] = Self.hexDigits[Int((v >> (60 - 4 * UInt64(i))) & 0xF)] }
+            return 16
+        }
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 }
 
 /// Per-loop counters, merged on scrape.
@@ -113,11 +119,5 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
-    }
-}
-
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
