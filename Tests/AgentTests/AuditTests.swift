@@ -120,4 +120,23 @@ import Testing
         #expect(harness.agent.status.revision == harness.firstCommit)
         await harness.stop()
     }
+
+    /// `--push-notes`: the notes reach the remote, so `git fetch origin refs/notes/gitway` shows them to everyone.
+    @Test func notesArePushedToTheRemoteWhenAsked() async throws {
+        let harness = try await AgentHarness(pushNotes: true)
+        let pushed = try #require(try harness.origin.note(on: harness.firstCommit, namespace: "gitway"))
+        #expect(pushed.contains(" gitway applied branch=main trigger=start"), "\(pushed)")
+        let second = try harness.origin.commit(files: Routing.files(backend: "api"), message: "bad\n")
+        harness.agent.requestSync()
+        try await harness.waitFor("the record") { harness.agent.status.lastAttempt?.revision == second }
+        #expect(try harness.origin.note(on: second, namespace: "gitway")?.contains(" gitway refused ") == true)
+        await harness.stop()
+    }
+
+    @Test func withoutPushNotesTheRemoteHasNone() async throws {
+        let harness = try await AgentHarness()
+        #expect(try harness.origin.note(on: harness.firstCommit, namespace: "gitway") == nil)
+        #expect(try harness.cache().note(on: harness.firstCommit, namespace: "gitway") != nil)
+        await harness.stop()
+    }
 }

@@ -94,7 +94,10 @@ final class AgentHarness: @unchecked Sendable {
 
     static let secret = "It's a Secret to Everybody"
 
-    init(secret: String? = AgentHarness.secret, poll: Double = 3600, remote: Bool = true, files: [String: [UInt8]] = Routing.files())
+    init(
+        secret: String? = AgentHarness.secret, poll: Double = 3600, remote: Bool = true, pushNotes: Bool = false,
+        files: [String: [UInt8]] = Routing.files()
+    )
         async throws
     {
         originDirectory = try TemporaryDirectory()
@@ -110,13 +113,14 @@ final class AgentHarness: @unchecked Sendable {
         configuration.shutdownGraceSeconds = 0.2
         configuration.webhookSecret = secret.map(WebhookSecret.init)
         configuration.webhookMaxBodyBytes = 64 * 1024
+        configuration.pushNotes = pushNotes
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var logger = Logger(label: "agent-test")
         logger.logLevel = .critical
         agent = GatewayAgent(configuration: configuration, group: group, logger: logger, accessLog: AccessLogSink { _ in })
         let agent = self.agent
         task = Task { try await agent.run() }
-        try await waitFor("the first revision to be live") { agent.status.revision == self.firstCommit }
+        try await waitFor("the first attempt to be recorded") { agent.status.lastAttempt?.revision == self.firstCommit }
     }
 
     func stop() async {
