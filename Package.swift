@@ -118,6 +118,14 @@ let package = Package(
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ]),
+        // The agent against real Git repositories (libgit2) and its admin API over loopback HTTP.
+        .testTarget(
+            name: "AgentTests",
+            dependencies: [
+                "Agent", "DataPlane", "GitSource", "Pipeline", "RouteModel",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // Runs the built `gitway` binary (make unit builds it first).
         .testTarget(name: "CLITests", dependencies: ["GitSource"]),
     ]

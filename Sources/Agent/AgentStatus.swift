@@ -6,7 +6,7 @@ import RouteModel
 /// `lastAttemptedRevision`), so "commit X is broken, still serving Y" is visible.
 public struct AgentStatus: Sendable, Codable, Equatable {
     public enum Result: String, Sendable, Codable {
-        case applied, refused, failed, unchanged
+        case applied, refused, failed, unchanged, rolledBack
     }
 
     /// The commit being served.
@@ -24,6 +24,8 @@ public struct AgentStatus: Sendable, Codable, Equatable {
     public var buildMilliseconds: Double?
     public var swapMilliseconds: Double?
     public var routes: Int?
+    /// The last attempt as recorded in the ledger: trigger, reasons, failing tests, durations, route counts.
+    public var lastAttempt: AttemptRecord?
 
     public init() {}
 }
@@ -35,4 +37,6 @@ public struct SyncCounters: Sendable {
     public var refused = 0
     public var failed = 0
     public var unchanged = 0
+    /// Revisions read and compiled. An unchanged tip must not add to it (the fetch is all it costs).
+    public var loads = 0
 }

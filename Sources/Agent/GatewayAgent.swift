@@ -23,8 +23,10 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
     let group: EventLoopGroup
     let source: GitSource
     let state = NIOLockedValueBox<(status: AgentStatus, counters: SyncCounters)>((AgentStatus(), SyncCounters()))
-    let triggers: AsyncStream<Void>
-    let trigger: AsyncStream<Void>.Continuation
+    /// Pending sync requests (start, poll, webhook, `POST /sync`), coalesced.
+    let mailbox = TriggerMailbox()
+    /// Verifies `POST /hooks/<provider>` deliveries.
+    public let webhooks: WebhookReceiver
     /// Bound addresses, for tests that listen on port 0.
     let bound = NIOLockedValueBox<(proxy: SocketAddress?, admin: SocketAddress?)>((nil, nil))
     let boundTLS = NIOLockedValueBox<SocketAddress?>(nil)
@@ -38,8 +40,8 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
         self.source = GitSource(
             repository: options.repository, branch: options.branch, filter: options.filter,
             stateDirectory: options.stateDirectory, credentials: options.credentials)
-        // Bursts of sync requests coalesce into one pending sync.
-        (triggers, trigger) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.webhooks = WebhookReceiver(
+            secret: configuration.webhookSecret, branch: options.branch, maxBodyBytes: configuration.webhookMaxBodyBytes)
     }
 
     public var status: AgentStatus { state.withLockedValue { $0.status } }
@@ -48,8 +50,8 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
     public var adminAddress: SocketAddress? { bound.withLockedValue { $0.admin } }
     public var tlsAddress: SocketAddress? { boundTLS.withLockedValue { $0 } }
 
-    /// Asks for a sync now (admin `POST /sync`, webhooks).
-    public func requestSync() { trigger.yield() }
+    /// Asks for a sync now (admin `POST /sync`, webhooks); bursts coalesce into one pending sync.
+    public func requestSync(_ trigger: SyncTrigger = .sync) { mailbox.post(trigger) }
 
     public func run() async throws {
         let proxy = try await dataPlane.bindHTTP(host: configuration.listenHost, port: configuration.listenPort)
@@ -67,21 +69,36 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
                 "repo": "\(source.displayName)", "branch": "\(configuration.repository.branch)",
             ])
 
-        let poll = configuration.pollSeconds
-        let trigger = self.trigger
+        if !webhooks.requiresSignature {
+            logger.warning("no --webhook-secret-file: webhook deliveries are accepted without verifying a signature")
+        }
+        if ledger == nil { logger.warning("no --state-dir: attempts are not recorded in a ledger") }
+
+        let (poll, jitter) = (configuration.pollSeconds, configuration.pollJitter)
+        let mailbox = self.mailbox
         let ticker = Task {
             while !Task.isCancelled {
-                try? await Task.sleep(nanoseconds: UInt64(poll * 1e9))
-                trigger.yield()
+                try? await Task.sleep(nanoseconds: UInt64(PollSchedule.delay(seconds: poll, jitter: jitter) * 1e9))
+                mailbox.post(.poll)
             }
         }
-        trigger.yield()  // the first sync happens at start
+        mailbox.post(.start)  // the first sync happens at start
+        let spacing = configuration.minimumSyncSpacingSeconds
         await withGracefulShutdownHandler {
-            for await _ in triggers {
-                await sync()
+            var lastStart: ContinuousClock.Instant?
+            for await _ in mailbox.signals {
+                // Syncs start at least `spacing` apart, so a burst of deliveries merges into one more sync.
+                if let lastStart {
+                    let wait = Duration.seconds(spacing) - (ContinuousClock.now - lastStart)
+                    if wait > .zero { try? await Task.sleep(for: wait) }
+                }
+                // A signal whose trigger an earlier iteration already took is stale: no sync.
+                guard let trigger = mailbox.take() else { continue }
+                lastStart = ContinuousClock.now
+                await sync(trigger: trigger)
             }
         } onGracefulShutdown: {
-            trigger.finish()
+            mailbox.finish()
         }
         ticker.cancel()
         logger.info("shutting down: draining in-flight requests")
@@ -90,15 +107,20 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
         logger.info("stopped")
     }
 
-    /// One reconcile: fetch, and when the tip moved, load, compile, validate and install.
-    public func sync() async {
+    /// One reconcile: fetch, and when the tip moved, load, compile, validate and install; then record the attempt.
+    public func sync(trigger: SyncTrigger = .sync) async {
+        let context = AttemptContext()
+        let started = Date()
+        let previous = status.revision
+        let previousTable = dataPlane.store.current?.table
         let outcome: SyncOutcome = await withCheckedContinuation { continuation in
             // Git and YAML work is blocking: keep it off the cooperative pool.
             DispatchQueue.global().async {
-                continuation.resume(returning: self.prepare())
+                continuation.resume(returning: self.prepare(context))
             }
         }
         let now = Date()
+        let applyStart = DispatchTime.now()
         switch outcome {
         case .unchanged:
             state.withLockedValue {
@@ -123,7 +145,7 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
                 $0.status.attempted = sha
                 $0.status.attemptedAt = now
                 $0.status.attemptedResult = .refused
-                $0.status.message = "\(diagnostics.count) error\(diagnostics.count == 1 ? "" : "s")"
+                $0.status.message = context.refusalSummary(diagnostics)
                 $0.status.diagnostics = Array(diagnostics.prefix(20))
             }
         case .ready(let sha, let table, let certificates, let warnings):
@@ -151,6 +173,12 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
                 $0.status.routes = table.routeCount
             }
         }
+        if case .ready = outcome { context.add("apply", since: applyStart) }
+        if let record = attemptRecord(
+            outcome, trigger: trigger, context: context, previous: previous, previousTable: previousTable, time: started)
+        {
+            await self.record(record)
+        }
     }
 
     enum SyncOutcome {
@@ -174,17 +202,17 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
     }
 
     /// A plain directory (no Git): re-read on every sync, recompiled when its content digest changes.
-    func prepareDirectory() -> SyncOutcome {
+    func prepareDirectory(_ context: AttemptContext) -> SyncOutcome {
         do {
             let options = configuration.repository
-            let files = try ManifestLoader.files(inDirectory: options.repository, subdirectory: options.path)
+            // Route tests count: changing only a test must re-run the gate.
+            let files = try ManifestLoader.files(inDirectory: options.repository, subdirectory: options.path, includeRouteTests: true)
             let digest = SourceArtifact.digest(of: files.map { SourceFile(path: $0.path, bytes: $0.bytes) })
             let revision = "directory@" + digest
             if revision == state.withLockedValue({ $0.status.attempted }) { return .unchanged }
-            let desired = try DesiredStateLoader.load(options)
-            if desired.diagnostics.hasErrors {
-                return .refused(sha: revision, diagnostics: desired.diagnostics.errors.map(\.description))
-            }
+            state.withLockedValue { $0.counters.loads += 1 }
+            let desired = try context.time("load") { try DesiredStateLoader.load(options) }
+            if !desired.isAcceptable { return context.refuse(revision, desired) }
             var table = desired.table
             table.revision = revision
             return .ready(
@@ -196,22 +224,27 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
     }
 
     /// Fetch and compile, on a plain thread. A tip equal to the last attempted commit costs a fetch only.
-    func prepare() -> SyncOutcome {
+    /// A commit that does not load, compile or pass its route tests is refused (`DesiredState.isAcceptable`).
+    func prepare(_ context: AttemptContext = AttemptContext()) -> SyncOutcome {
         do {
             let options = configuration.repository
-            if DesiredStateLoader.plainDirectory(options.repository) != nil { return prepareDirectory() }
+            if DesiredStateLoader.plainDirectory(options.repository) != nil { return prepareDirectory(context) }
             let repository = try source.open()
-            if source.isRemote { _ = try repository.fetch(branch: options.branch, credentials: options.credentials) }
+            if source.isRemote {
+                _ = try context.time("fetch") { try repository.fetch(branch: options.branch, credentials: options.credentials) }
+            }
             let sha = try repository.resolve(options.branch)
             if sha == state.withLockedValue({ $0.status.attempted }) { return .unchanged }
+            state.withLockedValue { $0.counters.loads += 1 }
             let commit = try repository.commitInfo(sha)
-            let tree = try repository.readTree(commit: sha, filter: options.filter)
-            let artifact = SourceArtifact(
-                branch: options.branch, commit: commit, filter: options.filter, files: tree.files, oversized: tree.oversized)
-            let desired = try DesiredStateLoader.compile(artifact: artifact, repository: repository, options: options)
-            if desired.diagnostics.hasErrors {
-                return .refused(sha: sha, diagnostics: desired.diagnostics.errors.map(\.description))
+            context.details.withLockedValue { $0.subject = commit.summary }
+            let desired = try context.time("load") {
+                let tree = try repository.readTree(commit: sha, filter: options.filter)
+                let artifact = SourceArtifact(
+                    branch: options.branch, commit: commit, filter: options.filter, files: tree.files, oversized: tree.oversized)
+                return try DesiredStateLoader.compile(artifact: artifact, repository: repository, options: options)
             }
+            if !desired.isAcceptable { return context.refuse(sha, desired) }
             return .ready(
                 sha: sha, table: desired.table, certificates: Self.certificates(for: desired.table, in: desired.manifests),
                 warnings: desired.diagnostics.filter { $0.severity == .warning }.map(\.description))

@@ -3,7 +3,10 @@ import Foundation
 
 /// The Prometheus text exposition format (version 0.0.4) of the agent's and data plane's counters.
 enum PrometheusText {
-    static func render(metrics: MetricsSnapshot, status: AgentStatus, counters: SyncCounters) -> String {
+    static func render(
+        metrics: MetricsSnapshot, status: AgentStatus, counters: SyncCounters,
+        webhooks: [(provider: String, result: String, count: Int)] = []
+    ) -> String {
         var out = ""
         out += "# HELP gitway_requests_total Requests served, by route and status class.\n"
         out += "# TYPE gitway_requests_total counter\n"
@@ -45,6 +48,12 @@ enum PrometheusText {
         out += "gitway_syncs_total{result=\"refused\"} \(counters.refused)\n"
         out += "gitway_syncs_total{result=\"failed\"} \(counters.failed)\n"
         out += "gitway_syncs_total{result=\"unchanged\"} \(counters.unchanged)\n"
+        out += "# HELP gitway_webhook_requests_total Webhook deliveries by provider and result.\n"
+        out += "# TYPE gitway_webhook_requests_total counter\n"
+        for w in webhooks { out += "gitway_webhook_requests_total{provider=\"\(w.provider)\",result=\"\(w.result)\"} \(w.count)\n" }
+        out += "# HELP gitway_revision_loads_total Revisions read and compiled (an unchanged tip costs none).\n"
+        out += "# TYPE gitway_revision_loads_total counter\n"
+        out += "gitway_revision_loads_total \(counters.loads)\n"
         if let swap = status.swapMilliseconds {
             out += "# HELP gitway_last_swap_seconds Time the last revision swap took.\n# TYPE gitway_last_swap_seconds gauge\n"
             out += "gitway_last_swap_seconds \(swap / 1000)\n"

@@ -12,6 +12,16 @@ public struct ServeConfiguration: Sendable {
     public var adminPort = 9180
     /// Seconds between polls of the branch.
     public var pollSeconds: Double = 30
+    /// Each poll waits `pollSeconds` ± this fraction, so replicas do not fetch in lockstep.
+    public var pollJitter: Double = 0.1
+    /// Two syncs start at least this far apart: requests arriving in between (a burst of webhooks) merge into one.
+    public var minimumSyncSpacingSeconds: Double = 0.25
+    /// Webhook deliveries must be signed with this secret (`--webhook-secret-file`); unsigned ones are accepted when nil.
+    public var webhookSecret: WebhookSecret?
+    /// Webhook bodies over this are answered 413.
+    public var webhookMaxBodyBytes = WebhookReceiver.defaultMaxBodyBytes
+    /// Push `refs/notes/gitway` to the remote after each recorded attempt (`--push-notes`).
+    public var pushNotes = false
     /// Event-loop threads of the data plane (default: one per core).
     public var threads: Int
     public var dataPlane = DataPlaneConfiguration()

@@ -31,4 +31,16 @@ extension GitRepository {
             return git_note_message(note).map { String(cString: $0) }
         }
     }
+
+    /// Appends `line` to the commit's note (creating it), so every event about a commit stays visible in order.
+    /// Read and write happen under the repository's lock; another process writing the same note in between
+    /// would lose its line (the agent is the only writer of its cache).
+    public func appendNoteLine(to sha: String, namespace: String = "gitway", line: String) throws {
+        try locked {
+            var message = try note(on: sha, namespace: namespace) ?? ""
+            if !message.isEmpty && !message.hasSuffix("\n") { message += "\n" }
+            message += line.hasSuffix("\n") ? line : line + "\n"
+            try addNote(to: sha, namespace: namespace, message: message, overwrite: true)
+        }
+    }
 }

@@ -15,7 +15,7 @@ struct Gitway: AsyncParsableCommand {
             2 usage or environment errors.
             """,
         version: GitwayVersion.current,
-        subcommands: [Serve.self, Validate.self, Routes.self, Test.self, PlanCommand.self]
+        subcommands: [Serve.self, Validate.self, Routes.self, Test.self, PlanCommand.self, History.self, Status.self]
     )
 
     /// ArgumentParser exits 64 on usage errors; Gitway's contract is 2 (DESIGN.md, "Exit codes").

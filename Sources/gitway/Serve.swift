@@ -11,9 +11,12 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Follow a branch and serve its routes from the embedded gateway.",
         discussion: """
-            The first sync happens at start, then on every poll tick and on `POST /sync` to the admin
-            address. A commit that does not validate is refused with its diagnostics (see
-            `GET /revision`) and the previous revision keeps serving. SIGTERM or SIGINT stops
+            The first sync happens at start, then on every poll tick (--poll ± 10 %), on `POST /sync`
+            to the admin address and on push webhooks (`POST /hooks/github|gitlab|gitea|generic`,
+            signed with --webhook-secret-file). A commit that does not validate or whose route tests
+            fail is refused with its diagnostics (see `GET /revision`) and the previous revision keeps
+            serving. Every attempt is recorded in <state-dir>/ledger.jsonl (`gitway history`) and as a
+            note on its commit (`git log --notes=gitway` in the cache). SIGTERM or SIGINT stops
             accepting, lets in-flight requests finish (up to --grace), then exits.
 
             The --listen address speaks HTTP/1.1 and cleartext HTTP/2 (prior knowledge). The
@@ -27,6 +30,8 @@ struct Serve: AsyncParsableCommand {
               gitway serve --repo . --listen 127.0.0.1:8080
               gitway serve --repo . --listen 127.0.0.1:8080 --listen-tls 127.0.0.1:8443
               gitway serve --repo https://git.example.com/ops/routing.git --state-dir /var/lib/gitway --poll 10s
+              gitway serve --repo https://git.example.com/ops/routing.git --state-dir /var/lib/gitway \\
+                --poll 5m --webhook-secret-file /etc/gitway/webhook-secret
               curl -s 127.0.0.1:9180/revision
             """
     )
@@ -73,6 +78,14 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("default-key"), help: ArgumentHelp("PEM private key of --default-certificate.", valueName: "file"))
     var defaultKey: String?
 
+    @Option(
+        name: .customLong("webhook-secret-file"),
+        help: ArgumentHelp("File holding the webhook secret; unsigned or badly signed deliveries get 401.", valueName: "file"))
+    var webhookSecretFile: String?
+
+    @Flag(name: .customLong("push-notes"), help: "Push refs/notes/gitway (the attempt notes) to the remote.")
+    var pushNotes = false
+
     func validate() throws {
         guard parseListenAddress(listen) != nil else { throw ValidationError("--listen must be host:port, got \(listen)") }
         guard parseListenAddress(admin) != nil else { throw ValidationError("--admin must be host:port, got \(admin)") }
@@ -90,6 +103,13 @@ struct Serve: AsyncParsableCommand {
         guard (defaultCertificate == nil) == (defaultKey == nil) else {
             throw ValidationError("--default-certificate and --default-key go together")
         }
+        if let webhookSecretFile {
+            // Never echo the contents: only whether the file is usable.
+            guard let secret = WebhookSecret(contentsOfFile: webhookSecretFile) else {
+                throw ValidationError("cannot read --webhook-secret-file \(webhookSecretFile)")
+            }
+            guard !secret.isEmpty else { throw ValidationError("--webhook-secret-file \(webhookSecretFile) is empty") }
+        }
     }
 
     func run() async throws {
@@ -102,6 +122,8 @@ struct Serve: AsyncParsableCommand {
         config.listenTLS = listenTLS.flatMap(parseListenAddress)
         config.pollSeconds = Duration.seconds(poll)!
         config.shutdownGraceSeconds = Duration.seconds(grace)!
+        config.webhookSecret = webhookSecretFile.flatMap(WebhookSecret.init(contentsOfFile:))
+        config.pushNotes = pushNotes
         config.dataPlane.accessLog = AccessLogFormat(rawValue: accessLog)!
         config.dataPlane.connectTimeout = .nanoseconds(Int64(Duration.seconds(connectTimeout)! * 1e9))
         config.dataPlane.readTimeout = .nanoseconds(Int64(Duration.seconds(readTimeout)! * 1e9))
