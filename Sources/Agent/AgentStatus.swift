@@ -7,6 +7,8 @@ import RouteModel
 public struct AgentStatus: Sendable, Codable, Equatable {
     public enum Result: String, Sendable, Codable {
         case applied, refused, failed, unchanged
+        /// Applied, then undone (a cluster step, the gateway or verification failed); see `GatewayAgent.lastApply`.
+        case rolledBack
     }
 
     /// The commit being served.

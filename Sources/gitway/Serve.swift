@@ -12,7 +12,11 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             The first sync happens at start, then on every poll tick and on `POST /sync` to the admin
             address. A commit that does not validate is refused with its diagnostics (see
-            `GET /revision`) and the previous revision keeps serving. SIGTERM or SIGINT stops
+            `GET /revision`) and the previous revision keeps serving. A valid commit is applied as one
+            transaction (objects into the store under --state-dir, then the gateway swap, then
+            verification); any failure rolls both back, and a commit that fails verification is not
+            retried until a newer one arrives. A commit that would remove every object is refused
+            unless --allow-empty is given. SIGTERM or SIGINT stops
             accepting, lets in-flight requests finish (up to --grace), then exits.
 
             The --listen address speaks HTTP/1.1 and cleartext HTTP/2 (prior knowledge). The
@@ -64,6 +68,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Time in-flight requests get to finish on shutdown.", valueName: "duration"))
     var grace = "10s"
 
+    @Flag(
+        name: .customLong("allow-empty"),
+        help: "Apply a commit that removes every live object (otherwise such a plan is refused).")
+    var allowEmpty = false
+
     func validate() throws {
         guard parseListenAddress(listen) != nil else { throw ValidationError("--listen must be host:port, got \(listen)") }
         guard parseListenAddress(admin) != nil else { throw ValidationError("--admin must be host:port, got \(admin)") }
@@ -90,6 +99,7 @@ struct Serve: AsyncParsableCommand {
         config.listenTLS = listenTLS.flatMap(parseListenAddress)
         config.pollSeconds = Duration.seconds(poll)!
         config.shutdownGraceSeconds = Duration.seconds(grace)!
+        config.allowEmpty = allowEmpty
         config.dataPlane.accessLog = AccessLogFormat(rawValue: accessLog)!
         config.dataPlane.connectTimeout = .nanoseconds(Int64(Duration.seconds(connectTimeout)! * 1e9))
         config.dataPlane.readTimeout = .nanoseconds(Int64(Duration.seconds(readTimeout)! * 1e9))
