@@ -46,7 +46,44 @@ extension GatewayAgent {
     public func applyRevision(_ revision: String, manifests: ManifestSet, table: RouteTable) async -> ApplyOutcome {
         let outcome = await transact(revision, manifests: manifests, table: table)
         lastApplyBox.withLockedValue { $0 = outcome }
+        if outcome.result != .applied && outcome.result != .unchanged { await serveLastAppliedIfIdle() }
         return outcome
+    }
+
+    /// Last good keeps serving across restarts: the data plane starts empty, so when the tip cannot
+    /// go live (marked bad, rolled back, refused) the revision the store holds is served again,
+    /// compiled from its commit. Nothing to do when the gateway already serves something.
+    func serveLastAppliedIfIdle() async {
+        guard gateway.currentTable == nil, let applier = transactions.withLockedValue({ $0 }),
+            let applied = try? applier.cluster.metadata().appliedRevision,
+            applied.count == 40, applied.allSatisfy(\.isHexDigit)
+        else { return }
+        let loaded: Result<DesiredState, Error> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(
+                    returning: Result {
+                        let (artifact, _) = try self.source.artifact(at: applied)
+                        return try DesiredStateLoader.compile(
+                            artifact: artifact, repository: try self.source.open(), options: self.configuration.repository)
+                    })
+            }
+        }
+        guard case .success(let desired) = loaded, !desired.diagnostics.hasErrors else {
+            logger.error("cannot serve the last applied revision", metadata: ["revision": "\(applied)"])
+            return
+        }
+        let outcome = await transact(applied, manifests: desired.manifests, table: desired.table)
+        guard outcome.result == .applied || outcome.result == .unchanged else {
+            logger.error(
+                "cannot serve the last applied revision", metadata: ["revision": "\(applied)", "reason": "\(outcome.reason ?? "-")"])
+            return
+        }
+        logger.info("serving the last applied revision", metadata: ["revision": "\(applied)", "routes": "\(desired.table.routeCount)"])
+        state.withLockedValue {
+            $0.status.revision = applied
+            $0.status.appliedAt = Date()
+            $0.status.routes = desired.table.routeCount
+        }
     }
 
     private func transact(_ revision: String, manifests: ManifestSet, table: RouteTable) async -> ApplyOutcome {
@@ -101,14 +138,14 @@ extension GatewayAgent {
 
     /// Logs an outcome and folds it into status and counters.
     func reportApply(_ outcome: ApplyOutcome, table: RouteTable, attemptedAt now: Date) {
-        let metadata: Logger.Metadata = [
-            "revision": "\(outcome.revision)", "plan": "\(outcome.summary.text)", "routes": "\(table.routeCount)",
-        ]
+        let metadata: Logger.Metadata = ["revision": "\(outcome.revision)", "plan": "\(outcome.summary.text)"]
         switch outcome.result {
         case .applied, .unchanged:
             let report = gateway.lastReport
             for w in report?.warnings.prefix(20) ?? [] { logger.warning("\(w)") }
-            logger.info("revision live", metadata: metadata.merging(["result": "\(outcome.result.rawValue)"]) { $1 })
+            logger.info(
+                "revision live",
+                metadata: metadata.merging(["result": "\(outcome.result.rawValue)", "routes": "\(table.routeCount)"]) { $1 })
             state.withLockedValue {
                 $0.counters.attempts += 1
                 $0.counters.applied += 1

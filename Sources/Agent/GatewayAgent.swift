@@ -139,6 +139,7 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
                 $0.status.message = "\(diagnostics.count) error\(diagnostics.count == 1 ? "" : "s")"
                 $0.status.diagnostics = Array(diagnostics.prefix(20))
             }
+            await serveLastAppliedIfIdle()  // after a restart, the stored revision serves instead
         case .ready(let sha, let manifests, let table, let warnings):
             for w in warnings.prefix(20) { logger.warning("\(w)") }
             // Plan against live state, then one transaction: cluster, gateway, verification.
