@@ -55,6 +55,10 @@ let package = Package(
         .target(name: "RouteTesting", dependencies: ["RouteModel"]),
         // (desired, live) -> Plan for objects and routes, and its renderers (text, Markdown, JSON); pure.
         .target(name: "Planner", dependencies: ["RouteModel", "Manifests"]),
+        // Live state: the ClusterTarget protocol and the embedded store (the default when no cluster is connected).
+        .target(name: "Cluster", dependencies: ["Manifests", "Planner", "RouteModel"]),
+        // A Plan as one transaction over the cluster and the gateway: journal, apply, verify, roll back, recover.
+        .target(name: "Applier", dependencies: ["Cluster", "Manifests", "Planner", "RouteModel"]),
         // Desired state for a commit: source -> manifests -> object ages -> compile -> route tests.
         .target(
             name: "Pipeline", dependencies: ["GitSource", "Manifests", "RouteCompiler", "RouteModel", "RouteTesting"]),
@@ -62,7 +66,7 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "Pipeline", "DataPlane", "GitSource", "RouteModel", "Manifests",
+                "Pipeline", "DataPlane", "GitSource", "RouteModel", "Manifests", "Planner", "Cluster", "Applier",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -126,6 +130,13 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Manifests", "Planner", "RouteModel"]),
+        .testTarget(name: "ApplierTests", dependencies: ["Applier", "Cluster", "Manifests", "Planner", "RouteModel"]),
+        // Runs one transaction in its own process and SIGKILLs itself at a journal record
+        // (`GITWAY_TEST_CRASH_AT`); ApplierTests restarts over its state directory.
+        .executableTarget(
+            name: "gitway-crash-probe", dependencies: ["Applier", "Cluster", "Manifests", "Planner", "RouteModel"],
+            path: "Tests/CrashProbe"),
         // Runs the built `gitway` binary (make unit builds it first).
         .testTarget(name: "CLITests", dependencies: ["GitSource"]),
     ]

@@ -6,7 +6,9 @@ import RouteModel
 /// `lastAttemptedRevision`), so "commit X is broken, still serving Y" is visible.
 public struct AgentStatus: Sendable, Codable, Equatable {
     public enum Result: String, Sendable, Codable {
-        case applied, refused, failed, unchanged, rolledBack
+        case applied, refused, failed, unchanged
+        /// Applied, then undone (a cluster step, the gateway or verification failed); see `GatewayAgent.lastApply`.
+        case rolledBack
     }
 
     /// The commit being served.

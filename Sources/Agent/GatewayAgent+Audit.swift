@@ -82,12 +82,17 @@ extension GatewayAgent {
             let tests = Set(details.failingTests)
             record.reasons = diagnostics.filter { !tests.contains($0) }
             record.failingTests = details.failingTests.isEmpty ? nil : details.failingTests
-        case .ready(let sha, let table, _, _):
+        case .ready(let sha, _, let table, _):
             let status = self.status
             record.revision = sha
             record.result = status.attemptedResult.map { AttemptRecord.Result(rawValue: $0.rawValue) } ?? .applied
             if record.result != .applied, let message = status.message { record.reasons = [message] }
             record.routes = AttemptRecord.ChangeCounts(routesFrom: previousTable, to: table)
+            // The transaction's own plan counts the objects (the route counts above compare tables).
+            if let apply = lastApply, apply.revision == sha {
+                let plan = apply.summary
+                record.objects = AttemptRecord.ChangeCounts(added: plan.created, removed: plan.pruned, changed: plan.updated)
+            }
         }
         return record
     }

@@ -1,3 +1,4 @@
+import Applier
 import DataPlane
 import Dispatch
 import Foundation
@@ -30,12 +31,20 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
     /// Bound addresses, for tests that listen on port 0.
     let bound = NIOLockedValueBox<(proxy: SocketAddress?, admin: SocketAddress?)>((nil, nil))
     let boundTLS = NIOLockedValueBox<SocketAddress?>(nil)
+    /// The gateway side of apply transactions (see `GatewayAgent+Apply.swift`).
+    let gateway: DataPlaneGateway
+    /// Opened in `run()`: the store can be corrupt, which stops the agent with a clear error.
+    let transactions = NIOLockedValueBox<Applier?>(nil)
+    let lastApplyBox = NIOLockedValueBox<ApplyOutcome?>(nil)
+    /// Set by `requestSync()`: a newer commit may be waiting (checked by verifications that wait).
+    let syncRequested = NIOLockedValueBox(false)
 
     public init(configuration: ServeConfiguration, group: EventLoopGroup, logger: Logger, accessLog: AccessLogSink = .standardOutput) {
         self.configuration = configuration
         self.group = group
         self.logger = logger
         self.dataPlane = DataPlane(group: group, configuration: configuration.dataPlane, logger: logger, accessLog: accessLog)
+        self.gateway = DataPlaneGateway(dataPlane: dataPlane)
         let options = configuration.repository
         self.source = GitSource(
             repository: options.repository, branch: options.branch, filter: options.filter,
@@ -50,10 +59,15 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
     public var adminAddress: SocketAddress? { bound.withLockedValue { $0.admin } }
     public var tlsAddress: SocketAddress? { boundTLS.withLockedValue { $0 } }
 
-    /// Asks for a sync now (admin `POST /sync`, webhooks); bursts coalesce into one pending sync.
-    public func requestSync(_ trigger: SyncTrigger = .sync) { mailbox.post(trigger) }
+    /// Asks for a sync now (admin `POST /sync`, webhooks); bursts coalesce into one pending sync,
+    /// and a verification still waiting is superseded.
+    public func requestSync(_ trigger: SyncTrigger = .sync) {
+        syncRequested.withLockedValue { $0 = true }
+        mailbox.post(trigger)
+    }
 
     public func run() async throws {
+        try openLiveState()
         let proxy = try await dataPlane.bindHTTP(host: configuration.listenHost, port: configuration.listenPort)
         if let listenTLS = configuration.listenTLS {
             let address = try await dataPlane.bindTLS(host: listenTLS.host, port: listenTLS.port)
@@ -148,30 +162,12 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
                 $0.status.message = context.refusalSummary(diagnostics)
                 $0.status.diagnostics = Array(diagnostics.prefix(20))
             }
-        case .ready(let sha, let table, let certificates, let warnings):
+            await serveLastAppliedIfIdle()  // after a restart, the stored revision serves instead
+        case .ready(let sha, let manifests, let table, let warnings):
             for w in warnings.prefix(20) { logger.warning("\(w)") }
-            let report = await dataPlane.install(table, certificates: certificates)
-            for w in report.warnings.prefix(20) { logger.warning("\(w)") }
-            logger.info(
-                "revision live",
-                metadata: [
-                    "revision": "\(sha)", "routes": "\(table.routeCount)",
-                    "swap_ms": "\(String(format: "%.3f", report.swapSeconds * 1000))",
-                ])
-            state.withLockedValue {
-                $0.counters.attempts += 1
-                $0.counters.applied += 1
-                $0.status.revision = sha
-                $0.status.appliedAt = Date()
-                $0.status.attempted = sha
-                $0.status.attemptedAt = now
-                $0.status.attemptedResult = .applied
-                $0.status.message = nil
-                $0.status.diagnostics = nil
-                $0.status.buildMilliseconds = report.buildSeconds * 1000
-                $0.status.swapMilliseconds = report.swapSeconds * 1000
-                $0.status.routes = table.routeCount
-            }
+            // Plan against live state, then one transaction: cluster, gateway, verification.
+            let outcome = await applyRevision(sha, manifests: manifests, table: table)
+            reportApply(outcome, table: table, attemptedAt: now)
         }
         if case .ready = outcome { context.add("apply", since: applyStart) }
         if let record = attemptRecord(
@@ -185,7 +181,7 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
         case unchanged
         case failed(String)
         case refused(sha: String, diagnostics: [String])
-        case ready(sha: String, table: RouteTable, certificates: [String: TLSCertificatePair], warnings: [String])
+        case ready(sha: String, manifests: ManifestSet, table: RouteTable, warnings: [String])
     }
 
     /// The certificate and key of every Secret the table's TLS bindings name, by `namespace/name`.
@@ -216,7 +212,7 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
             var table = desired.table
             table.revision = revision
             return .ready(
-                sha: revision, table: table, certificates: Self.certificates(for: table, in: desired.manifests),
+                sha: revision, manifests: desired.manifests, table: table,
                 warnings: desired.diagnostics.filter { $0.severity == .warning }.map(\.description))
         } catch {
             return .failed("\(error)")
@@ -246,7 +242,7 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
             }
             if !desired.isAcceptable { return context.refuse(sha, desired) }
             return .ready(
-                sha: sha, table: desired.table, certificates: Self.certificates(for: desired.table, in: desired.manifests),
+                sha: sha, manifests: desired.manifests, table: desired.table,
                 warnings: desired.diagnostics.filter { $0.severity == .warning }.map(\.description))
         } catch {
             return .failed("\(error)")

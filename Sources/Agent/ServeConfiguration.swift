@@ -1,3 +1,4 @@
+import Applier
 import DataPlane
 import Pipeline
 
@@ -27,6 +28,19 @@ public struct ServeConfiguration: Sendable {
     public var dataPlane = DataPlaneConfiguration()
     /// How long in-flight requests may take to finish on shutdown.
     public var shutdownGraceSeconds: Double = 10
+    /// Apply a plan that prunes every live object (`--allow-empty`); refused otherwise.
+    public var allowEmpty = false
+    /// Checks run after each swap; a failure rolls the cluster and the gateway back and marks the commit bad.
+    public var verificationChecks: [any VerificationCheck] = []
+
+    /// Whether verification requires every forwarded route's service to have endpoints (`--verify-endpoints`).
+    public var verifyEndpoints: Bool {
+        get { verificationChecks.contains { $0 is EndpointsCheck } }
+        set {
+            verificationChecks.removeAll { $0 is EndpointsCheck }
+            if newValue { verificationChecks.append(EndpointsCheck()) }
+        }
+    }
 
     public init(repository: RepositoryOptions, threads: Int) {
         self.repository = repository

@@ -3,9 +3,12 @@ import RouteModel
 // Typed Kubernetes objects as written in the repository. These mirror the API schemas closely and
 // carry the source location of the parts that diagnostics point at; they hold no defaults or
 // meaning beyond what the schema says (that is the compiler's job).
+//
+// They are `Codable` so that the embedded cluster store (module `Cluster`) can keep an applied
+// object as a canonical document and read it back as the same typed value, locations included.
 
 /// `kind`, `namespace` and `name`: unique within a manifest set.
-public struct ObjectKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct ObjectKey: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
     public var kind: String
     /// Empty for cluster-scoped kinds (IngressClass, MseIngressConfig).
     public var namespace: String
@@ -26,7 +29,7 @@ public struct ObjectKey: Hashable, Sendable, Comparable, CustomStringConvertible
 }
 
 /// Where an object was read from.
-public struct ObjectSource: Hashable, Sendable {
+public struct ObjectSource: Hashable, Sendable, Codable {
     /// Repository-relative path, `/`-separated.
     public var file: String
     /// 0-based index of the YAML document within the file.
@@ -41,7 +44,7 @@ public struct ObjectSource: Hashable, Sendable {
     }
 }
 
-public struct ObjectMeta: Hashable, Sendable {
+public struct ObjectMeta: Hashable, Sendable, Codable {
     public var name: String
     /// As written; `nil` when absent. The loader fills `default` for namespaced kinds in `namespace`.
     public var namespace: String
@@ -66,7 +69,7 @@ public struct ObjectMeta: Hashable, Sendable {
 
 // MARK: - networking.k8s.io/v1
 
-public struct Ingress: Hashable, Sendable {
+public struct Ingress: Hashable, Sendable, Codable {
     public var metadata: ObjectMeta
     public var spec: IngressSpec
     public var source: ObjectSource
@@ -78,7 +81,7 @@ public struct Ingress: Hashable, Sendable {
     }
 }
 
-public struct IngressSpec: Hashable, Sendable {
+public struct IngressSpec: Hashable, Sendable, Codable {
     public var ingressClassName: String?
     public var defaultBackend: IngressBackend?
     public var tls: [IngressTLS]
@@ -100,7 +103,7 @@ public struct IngressSpec: Hashable, Sendable {
     }
 }
 
-public struct IngressTLS: Hashable, Sendable {
+public struct IngressTLS: Hashable, Sendable, Codable {
     public var hosts: [String]
     public var secretName: String?
     public var location: SourceLocation
@@ -118,7 +121,7 @@ public struct IngressTLS: Hashable, Sendable {
     }
 }
 
-public struct IngressRule: Hashable, Sendable {
+public struct IngressRule: Hashable, Sendable, Codable {
     /// `nil` when the rule has no host (matches every host).
     public var host: String?
     public var hostLocation: SourceLocation?
@@ -134,13 +137,13 @@ public struct IngressRule: Hashable, Sendable {
     }
 }
 
-public enum PathType: String, Hashable, Sendable, CaseIterable {
+public enum PathType: String, Hashable, Sendable, CaseIterable, Codable {
     case exact = "Exact"
     case prefix = "Prefix"
     case implementationSpecific = "ImplementationSpecific"
 }
 
-public struct HTTPIngressPath: Hashable, Sendable {
+public struct HTTPIngressPath: Hashable, Sendable, Codable {
     /// `nil` when absent (allowed only for ImplementationSpecific).
     public var path: String?
     public var pathType: PathType
@@ -158,7 +161,7 @@ public struct HTTPIngressPath: Hashable, Sendable {
 }
 
 /// `service` xor `resource`; the decoder rejects both or neither.
-public struct IngressBackend: Hashable, Sendable {
+public struct IngressBackend: Hashable, Sendable, Codable {
     public var service: IngressServiceBackend?
     public var resource: TypedLocalObjectReference?
     public var location: SourceLocation
@@ -170,7 +173,7 @@ public struct IngressBackend: Hashable, Sendable {
     }
 }
 
-public struct IngressServiceBackend: Hashable, Sendable {
+public struct IngressServiceBackend: Hashable, Sendable, Codable {
     public var name: String
     public var port: ServicePortReference
     public var location: SourceLocation
@@ -187,7 +190,7 @@ public struct IngressServiceBackend: Hashable, Sendable {
     }
 }
 
-public enum ServicePortReference: Hashable, Sendable, CustomStringConvertible {
+public enum ServicePortReference: Hashable, Sendable, CustomStringConvertible, Codable {
     case number(Int)
     case name(String)
 
@@ -199,7 +202,7 @@ public enum ServicePortReference: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-public struct TypedLocalObjectReference: Hashable, Sendable {
+public struct TypedLocalObjectReference: Hashable, Sendable, Codable {
     public var apiGroup: String?
     public var kind: String
     public var name: String
@@ -211,7 +214,7 @@ public struct TypedLocalObjectReference: Hashable, Sendable {
     }
 }
 
-public struct IngressClass: Hashable, Sendable {
+public struct IngressClass: Hashable, Sendable, Codable {
     public var metadata: ObjectMeta
     public var controller: String?
     public var parameters: IngressClassParameters?
@@ -225,7 +228,7 @@ public struct IngressClass: Hashable, Sendable {
     }
 }
 
-public struct IngressClassParameters: Hashable, Sendable {
+public struct IngressClassParameters: Hashable, Sendable, Codable {
     public var apiGroup: String?
     public var kind: String
     public var name: String
@@ -246,7 +249,7 @@ public struct IngressClassParameters: Hashable, Sendable {
 
 // MARK: - v1 Service, Endpoints, Secret; discovery.k8s.io/v1 EndpointSlice
 
-public enum IntOrString: Hashable, Sendable, CustomStringConvertible {
+public enum IntOrString: Hashable, Sendable, CustomStringConvertible, Codable {
     case int(Int)
     case string(String)
 
@@ -258,7 +261,7 @@ public enum IntOrString: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-public struct Service: Hashable, Sendable {
+public struct Service: Hashable, Sendable, Codable {
     public var metadata: ObjectMeta
     /// `ClusterIP` when absent.
     public var type: String
@@ -280,7 +283,7 @@ public struct Service: Hashable, Sendable {
     }
 }
 
-public struct ServicePort: Hashable, Sendable {
+public struct ServicePort: Hashable, Sendable, Codable {
     public var name: String?
     public var port: Int
     public var targetPort: IntOrString?
@@ -302,7 +305,7 @@ public struct ServicePort: Hashable, Sendable {
     }
 }
 
-public struct EndpointSlice: Hashable, Sendable {
+public struct EndpointSlice: Hashable, Sendable, Codable {
     public var metadata: ObjectMeta
     /// `IPv4`, `IPv6` or `FQDN`.
     public var addressType: String
@@ -322,7 +325,7 @@ public struct EndpointSlice: Hashable, Sendable {
     }
 }
 
-public struct SliceEndpoint: Hashable, Sendable {
+public struct SliceEndpoint: Hashable, Sendable, Codable {
     public var addresses: [String]
     /// `conditions.ready`; `nil` means unknown, which consumers treat as ready.
     public var ready: Bool?
@@ -348,7 +351,7 @@ public struct SliceEndpoint: Hashable, Sendable {
     }
 }
 
-public struct EndpointPort: Hashable, Sendable {
+public struct EndpointPort: Hashable, Sendable, Codable {
     public var name: String?
     public var port: Int?
     public var `protocol`: String
@@ -363,7 +366,7 @@ public struct EndpointPort: Hashable, Sendable {
 }
 
 /// Legacy v1 Endpoints.
-public struct Endpoints: Hashable, Sendable {
+public struct Endpoints: Hashable, Sendable, Codable {
     public var metadata: ObjectMeta
     public var subsets: [EndpointSubset]
     public var source: ObjectSource
@@ -375,7 +378,7 @@ public struct Endpoints: Hashable, Sendable {
     }
 }
 
-public struct EndpointSubset: Hashable, Sendable {
+public struct EndpointSubset: Hashable, Sendable, Codable {
     public var addresses: [String]
     public var notReadyAddresses: [String]
     public var ports: [EndpointPort]
@@ -389,7 +392,7 @@ public struct EndpointSubset: Hashable, Sendable {
 
 /// A v1 Secret. Values are kept decoded (base64 `data` and plain `stringData` merged) so the data
 /// plane can load certificates; they are never printed.
-public struct Secret: Hashable, Sendable {
+public struct Secret: Hashable, Sendable, Codable {
     public var metadata: ObjectMeta
     /// `Opaque` when absent.
     public var type: String
@@ -407,7 +410,7 @@ public struct Secret: Hashable, Sendable {
 // MARK: - mse.alibabacloud.com/v1alpha1
 
 /// One MSE cloud-native gateway's configuration. Cluster-scoped.
-public struct MseIngressConfig: Hashable, Sendable {
+public struct MseIngressConfig: Hashable, Sendable, Codable {
     public var metadata: ObjectMeta
     public var spec: MseIngressConfigSpec
     public var source: ObjectSource
@@ -419,7 +422,7 @@ public struct MseIngressConfig: Hashable, Sendable {
     }
 }
 
-public struct MseIngressConfigSpec: Hashable, Sendable {
+public struct MseIngressConfigSpec: Hashable, Sendable, Codable {
     /// Gateway instance name (`spec.name`).
     public var name: String?
     /// Reused gateway id (`spec.id`).
@@ -460,7 +463,7 @@ public struct MseIngressConfigSpec: Hashable, Sendable {
 }
 
 /// Any other kind: kept (so the planner can carry it) but not interpreted.
-public struct OpaqueObject: Hashable, Sendable {
+public struct OpaqueObject: Hashable, Sendable, Codable {
     public var apiVersion: String
     public var kind: String
     public var metadata: ObjectMeta
@@ -476,7 +479,7 @@ public struct OpaqueObject: Hashable, Sendable {
 
 // MARK: - The set
 
-public enum KubernetesObject: Hashable, Sendable {
+public enum KubernetesObject: Hashable, Sendable, Codable {
     case ingress(Ingress)
     case ingressClass(IngressClass)
     case service(Service)

@@ -15,8 +15,12 @@ struct Serve: AsyncParsableCommand {
             to the admin address and on push webhooks (`POST /hooks/github|gitlab|gitea|generic`,
             signed with --webhook-secret-file). A commit that does not validate or whose route tests
             fail is refused with its diagnostics (see `GET /revision`) and the previous revision keeps
-            serving. Every attempt is recorded in <state-dir>/ledger.jsonl (`gitway history`) and as a
-            note on its commit (`git log --notes=gitway` in the cache). SIGTERM or SIGINT stops
+            serving. A valid commit is applied as one transaction (objects into the store under
+            --state-dir, then the gateway swap, then verification); any failure rolls both back, and a
+            commit that fails verification is not retried until a newer one arrives. A commit that
+            would remove every object is refused unless --allow-empty is given. Every attempt is
+            recorded in <state-dir>/ledger.jsonl (`gitway history`) and as a note on its commit
+            (`git log --notes=gitway` in the cache). SIGTERM or SIGINT stops
             accepting, lets in-flight requests finish (up to --grace), then exits.
 
             The --listen address speaks HTTP/1.1 and cleartext HTTP/2 (prior knowledge). The
@@ -86,6 +90,16 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .customLong("push-notes"), help: "Push refs/notes/gitway (the attempt notes) to the remote.")
     var pushNotes = false
 
+    @Flag(
+        name: .customLong("allow-empty"),
+        help: "Apply a commit that removes every live object (otherwise such a plan is refused).")
+    var allowEmpty = false
+
+    @Flag(
+        name: .customLong("verify-endpoints"),
+        help: "Roll back (and mark bad) a commit with a forwarded route whose service has no endpoints.")
+    var verifyEndpoints = false
+
     func validate() throws {
         guard parseListenAddress(listen) != nil else { throw ValidationError("--listen must be host:port, got \(listen)") }
         guard parseListenAddress(admin) != nil else { throw ValidationError("--admin must be host:port, got \(admin)") }
@@ -124,6 +138,10 @@ struct Serve: AsyncParsableCommand {
         config.shutdownGraceSeconds = Duration.seconds(grace)!
         config.webhookSecret = webhookSecretFile.flatMap(WebhookSecret.init(contentsOfFile:))
         config.pushNotes = pushNotes
+        config.allowEmpty = allowEmpty
+        // Off by default: like MSE and ingress-nginx, a route to a service without endpoints answers 503
+        // rather than blocking the whole revision (a service scaled to zero is not a broken commit).
+        config.verifyEndpoints = verifyEndpoints
         config.dataPlane.accessLog = AccessLogFormat(rawValue: accessLog)!
         config.dataPlane.connectTimeout = .nanoseconds(Int64(Duration.seconds(connectTimeout)! * 1e9))
         config.dataPlane.readTimeout = .nanoseconds(Int64(Duration.seconds(readTimeout)! * 1e9))
