@@ -138,3 +138,49 @@ extension AuditCLITests {
         #expect(run.stdout.contains("Examples:"))
     }
 }
+
+/// `gitway plan --live`: the head against what a running agent serves.
+@Suite(.serialized)
+struct PlanLiveCLITests {
+    @Test func planAgainstARunningAgent() throws {
+        let changed = PlanAndTestCLITests.ingress.replacingOccurrences(of: "name: api, port", with: "name: web, port")
+        let fixedTests = PlanAndTestCLITests.tests.replacingOccurrences(of: "backend: shop/api", with: "backend: shop/web")
+        let dir = try PlanAndTestCLITests.repository(topic: [
+            "routes/ingress.yaml": changed, "routes/shop.routetest.yaml": fixedTests,
+        ])
+        let (listen, admin) = (try AuditCLITests.freePort(), try AuditCLITests.freePort())
+        let serve = Process()
+        serve.executableURL = CLITests.binary
+        serve.arguments = [
+            "serve", "--repo", dir.path, "--listen", "127.0.0.1:\(listen)", "--admin", "127.0.0.1:\(admin)", "--poll", "1h",
+            "--threads", "1", "--access-log", "off",
+        ]
+        serve.standardOutput = FileHandle.nullDevice
+        serve.standardError = FileHandle.nullDevice
+        try serve.run()
+        defer {
+            serve.terminate()
+            serve.waitUntilExit()
+        }
+        let url = "http://127.0.0.1:\(admin)"
+        var same = try CLITests.gitway("plan", "--repo", dir.path, "--live", url, "--head", "main")
+        let deadline = Date().addingTimeInterval(30)
+        while same.status == 2 && Date() < deadline {
+            usleep(100_000)
+            same = try CLITests.gitway("plan", "--repo", dir.path, "--live", url, "--head", "main")
+        }
+        #expect(same.status == 0, "\(same.stdout)\(same.stderr)")
+        #expect(same.stderr.contains("routes only"))
+        let topic = try CLITests.gitway("plan", "--repo", dir.path, "--live", url, "--head", "topic")
+        #expect(topic.status == 1, "\(topic.stdout)\(topic.stderr)")
+        #expect(topic.stdout.contains("~ Prefix /api: shop/api:80 → shop/web:80  [backends]"), "\(topic.stdout)")
+        #expect(!topic.stdout.contains("+ create"), "\(topic.stdout)")
+
+        let usage = try CLITests.gitway("plan", "--repo", dir.path, "--live", url, "--base", "main", "--head", "topic")
+        #expect(usage.status == 2)
+        serve.terminate()
+        serve.waitUntilExit()
+        let gone = try CLITests.gitway("plan", "--repo", dir.path, "--live", url, "--head", "topic")
+        #expect(gone.status == 2)
+    }
+}
