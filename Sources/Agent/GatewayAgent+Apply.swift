@@ -28,7 +28,8 @@ extension GatewayAgent {
         let store = try EmbeddedStore(directory: stateDirectory + "/cluster")
         let applier = Applier(
             cluster: store, gateway: gateway, journalDirectory: stateDirectory + "/journal",
-            checks: configuration.verificationChecks)
+            checks: configuration.verificationChecks
+                + (configuration.errorRateWatch.map { [ErrorRateWatch(plane: dataPlane, settings: $0)] } ?? []))
         let recovery = try applier.recover()
         if recovery.action != .none {
             logger.warning(

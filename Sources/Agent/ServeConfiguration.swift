@@ -32,6 +32,8 @@ public struct ServeConfiguration: Sendable {
     public var allowEmpty = false
     /// Checks run after each swap; a failure rolls the cluster and the gateway back and marks the commit bad.
     public var verificationChecks: [any VerificationCheck] = []
+    /// Watch the changed routes' 5xx share for a window after each swap (`--verify-window`); off when nil.
+    public var errorRateWatch: ErrorRateWatchSettings?
 
     /// Whether verification requires every forwarded route's service to have endpoints (`--verify-endpoints`).
     public var verifyEndpoints: Bool {

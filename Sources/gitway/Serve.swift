@@ -100,12 +100,29 @@ struct Serve: AsyncParsableCommand {
         help: "Roll back (and mark bad) a commit with a forwarded route whose service has no endpoints.")
     var verifyEndpoints = false
 
+    @Option(
+        name: .customLong("verify-window"),
+        help: ArgumentHelp(
+            "Watch the routes a revision changed for this long after the swap; roll it back when too many answer 5xx (0s: off).",
+            valueName: "duration"))
+    var verifyWindow = "0s"
+
+    @Option(
+        name: .customLong("verify-max-error-ratio"),
+        help: ArgumentHelp("Largest acceptable share of 5xx on the changed routes during --verify-window.", valueName: "ratio"))
+    var verifyMaxErrorRatio = 0.1
+
+    @Option(
+        name: .customLong("verify-min-requests"),
+        help: ArgumentHelp("Requests the window needs before the share counts.", valueName: "n"))
+    var verifyMinRequests = 20
+
     func validate() throws {
         guard parseListenAddress(listen) != nil else { throw ValidationError("--listen must be host:port, got \(listen)") }
         guard parseListenAddress(admin) != nil else { throw ValidationError("--admin must be host:port, got \(admin)") }
         for (name, value) in [
             ("--poll", poll), ("--connect-timeout", connectTimeout), ("--read-timeout", readTimeout),
-            ("--idle-timeout", idleTimeout), ("--grace", grace),
+            ("--idle-timeout", idleTimeout), ("--grace", grace), ("--verify-window", verifyWindow),
         ] where Duration.seconds(value) == nil {
             throw ValidationError("\(name) must be a duration such as 500ms, 30s, 5m or 1h, got \(value)")
         }
@@ -113,6 +130,8 @@ struct Serve: AsyncParsableCommand {
         if let listenTLS, parseListenAddress(listenTLS) == nil {
             throw ValidationError("--listen-tls must be host:port, got \(listenTLS)")
         }
+        guard (0...1).contains(verifyMaxErrorRatio) else { throw ValidationError("--verify-max-error-ratio must be between 0 and 1") }
+        guard verifyMinRequests >= 1 else { throw ValidationError("--verify-min-requests must be at least 1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard (defaultCertificate == nil) == (defaultKey == nil) else {
             throw ValidationError("--default-certificate and --default-key go together")
@@ -142,6 +161,10 @@ struct Serve: AsyncParsableCommand {
         // Off by default: like MSE and ingress-nginx, a route to a service without endpoints answers 503
         // rather than blocking the whole revision (a service scaled to zero is not a broken commit).
         config.verifyEndpoints = verifyEndpoints
+        if let window = Duration.seconds(verifyWindow), window > 0 {
+            config.errorRateWatch = ErrorRateWatchSettings(
+                windowSeconds: window, maximumRatio: verifyMaxErrorRatio, minimumRequests: verifyMinRequests)
+        }
         config.dataPlane.accessLog = AccessLogFormat(rawValue: accessLog)!
         config.dataPlane.connectTimeout = .nanoseconds(Int64(Duration.seconds(connectTimeout)! * 1e9))
         config.dataPlane.readTimeout = .nanoseconds(Int64(Duration.seconds(readTimeout)! * 1e9))

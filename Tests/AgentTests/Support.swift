@@ -96,7 +96,7 @@ final class AgentHarness: @unchecked Sendable {
 
     init(
         secret: String? = AgentHarness.secret, poll: Double = 3600, remote: Bool = true, pushNotes: Bool = false,
-        files: [String: [UInt8]] = Routing.files()
+        files: [String: [UInt8]] = Routing.files(), configure: (inout ServeConfiguration) -> Void = { _ in }
     )
         async throws
     {
@@ -114,6 +114,7 @@ final class AgentHarness: @unchecked Sendable {
         configuration.webhookSecret = secret.map(WebhookSecret.init)
         configuration.webhookMaxBodyBytes = 64 * 1024
         configuration.pushNotes = pushNotes
+        configure(&configuration)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var logger = Logger(label: "agent-test")
         logger.logLevel = .critical
