@@ -22,6 +22,15 @@ extension GatewayAgent {
     /// The outcome of the last apply attempt, for the ledger and status. Nil before the first one.
     public var lastApply: ApplyOutcome? { lastApplyBox.withLockedValue { $0 } }
 
+    /// `--verify-probes`: the route tests of the revision under verification, sent through the plain listener.
+    var probeCheck: ProbeCheck {
+        let probes = self.probes
+        let bound = self.bound
+        return ProbeCheck(
+            files: { revision in probes.withLockedValue { $0?.revision == revision ? $0!.files : [] } },
+            address: { bound.withLockedValue { $0.proxy }.flatMap { a in a.port.map { (a.ipAddress ?? "127.0.0.1", $0) } } })
+    }
+
     /// Opens the embedded store and settles a transaction a crash interrupted, so live state is exactly
     /// one revision before anything else runs. A corrupt store or journal stops the agent.
     func openLiveState() throws {
@@ -29,7 +38,8 @@ extension GatewayAgent {
         let applier = Applier(
             cluster: store, gateway: gateway, journalDirectory: stateDirectory + "/journal",
             checks: configuration.verificationChecks
-                + (configuration.errorRateWatch.map { [ErrorRateWatch(plane: dataPlane, settings: $0)] } ?? []))
+                + (configuration.errorRateWatch.map { [ErrorRateWatch(plane: dataPlane, settings: $0)] } ?? [])
+                + (configuration.verifyProbes ? [probeCheck] : []))
         let recovery = try applier.recover()
         if recovery.action != .none {
             logger.warning(

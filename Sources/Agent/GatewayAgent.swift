@@ -38,6 +38,8 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
     let lastApplyBox = NIOLockedValueBox<ApplyOutcome?>(nil)
     /// Set by `requestSync()`: a newer commit may be waiting (checked by verifications that wait).
     let syncRequested = NIOLockedValueBox(false)
+    /// The route tests of the revision being applied, by revision, for `--verify-probes`.
+    let probes = NIOLockedValueBox<(revision: String, files: [RouteTestFile])?>(nil)
 
     public init(configuration: ServeConfiguration, group: EventLoopGroup, logger: Logger, accessLog: AccessLogSink = .standardOutput) {
         self.configuration = configuration
@@ -211,6 +213,7 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
             if !desired.isAcceptable { return context.refuse(revision, desired) }
             var table = desired.table
             table.revision = revision
+            probes.withLockedValue { $0 = (revision, desired.routeTestFiles) }
             return .ready(
                 sha: revision, manifests: desired.manifests, table: table,
                 warnings: desired.diagnostics.filter { $0.severity == .warning }.map(\.description))
@@ -241,6 +244,7 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
                 return try DesiredStateLoader.compile(artifact: artifact, repository: repository, options: options)
             }
             if !desired.isAcceptable { return context.refuse(sha, desired) }
+            probes.withLockedValue { $0 = (sha, desired.routeTestFiles) }
             return .ready(
                 sha: sha, manifests: desired.manifests, table: desired.table,
                 warnings: desired.diagnostics.filter { $0.severity == .warning }.map(\.description))

@@ -34,6 +34,8 @@ public struct ServeConfiguration: Sendable {
     public var verificationChecks: [any VerificationCheck] = []
     /// Watch the changed routes' 5xx share for a window after each swap (`--verify-window`); off when nil.
     public var errorRateWatch: ErrorRateWatchSettings?
+    /// Send the revision's route tests that expect a status through the gateway after the swap (`--verify-probes`).
+    public var verifyProbes = false
 
     /// Whether verification requires every forwarded route's service to have endpoints (`--verify-endpoints`).
     public var verifyEndpoints: Bool {

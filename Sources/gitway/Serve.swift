@@ -100,6 +100,11 @@ struct Serve: AsyncParsableCommand {
         help: "Roll back (and mark bad) a commit with a forwarded route whose service has no endpoints.")
     var verifyEndpoints = false
 
+    @Flag(
+        name: .customLong("verify-probes"),
+        help: "After the swap, send the revision's route tests that expect a status through the gateway; a miss rolls it back.")
+    var verifyProbes = false
+
     @Option(
         name: .customLong("verify-window"),
         help: ArgumentHelp(
@@ -161,6 +166,7 @@ struct Serve: AsyncParsableCommand {
         // Off by default: like MSE and ingress-nginx, a route to a service without endpoints answers 503
         // rather than blocking the whole revision (a service scaled to zero is not a broken commit).
         config.verifyEndpoints = verifyEndpoints
+        config.verifyProbes = verifyProbes
         if let window = Duration.seconds(verifyWindow), window > 0 {
             config.errorRateWatch = ErrorRateWatchSettings(
                 windowSeconds: window, maximumRatio: verifyMaxErrorRatio, minimumRequests: verifyMinRequests)

@@ -37,3 +37,67 @@ struct VerificationTests {
         #expect(agent.lastApply?.markedBad == true)
     }
 }
+
+extension VerificationTests {
+    static func files(endpointPort: Int) -> [String: [UInt8]] {
+        var files = Routing.files(
+            tests: """
+                tests:
+                  - name: health answers
+                    request: {host: shop.example.com, path: /healthz}
+                    expect: {backend: web, status: 200}
+
+                """)
+        files["routes/endpoints.yaml"] = Array(
+            """
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+            addressType: IPv4
+            ports: [{port: \(endpointPort)}]
+            endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
+
+            """.utf8)
+        return files
+    }
+
+    /// `--verify-probes`: a route test that passes offline but whose backend does not answer as
+    /// declared when sent for real rolls the revision back.
+    @Test func probesSendTheRouteTestsThroughTheGateway() async throws {
+        let harness = try await AgentHarness(secret: nil) { $0.verifyProbes = true }
+        defer { Task { await harness.stop() } }
+        let agent = harness.agent
+        // The admin server answers GET /healthz with 200: it serves as a live backend here.
+        let live = try harness.origin.commit(files: Self.files(endpointPort: harness.adminPort), message: "live backend\n")
+        #expect(try await harness.request("POST", "/sync").status == 202)
+        try await harness.waitFor("the probed revision to go live") { agent.status.revision == live }
+
+        let dead = try harness.origin.commit(files: Self.files(endpointPort: try AgentHarness.deadPort()), message: "dead backend\n")
+        #expect(try await harness.request("POST", "/sync").status == 202)
+        try await harness.waitFor("the dead backend's revision to be judged") {
+            agent.status.attempted == dead && agent.status.attemptedResult != nil && agent.status.attemptedResult != .applied
+        }
+        #expect(agent.status.attemptedResult == .rolledBack)
+        #expect(agent.status.revision == live)
+        #expect(
+            agent.status.message?.contains("probe \"health answers\": expected status 200, got 502") == true,
+            "\(agent.status.message ?? "-")")
+    }
+}
+
+extension AgentHarness {
+    /// A loopback port nothing listens on.
+    static func deadPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw TestFailure("no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
