@@ -95,7 +95,8 @@ public final class GatewayAgent: ServiceLifecycle.Service, Sendable {
         let ticker = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(nanoseconds: UInt64(PollSchedule.delay(seconds: poll, jitter: jitter) * 1e9))
-                mailbox.post(.poll)
+                // Like a webhook, a tick lets a verification still waiting look for a newer commit.
+                self.requestSync(.poll)
             }
         }
         mailbox.post(.start)  // the first sync happens at start
