@@ -135,7 +135,11 @@ extension GatewayAgent {
         let tip: String? = await withCheckedContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(returning: try? self.branchTip()) }
         }
-        return tip != nil && tip != revision
+        guard let tip, tip != revision else { return false }
+        // A tip already marked bad will not be applied: it must not cut short the revision being
+        // verified (the last good one being served again after a restart, typically).
+        let bad = (try? transactions.withLockedValue({ $0 })?.cluster.metadata().badRevision(tip)) ?? nil
+        return bad == nil
     }
 
     /// The branch tip after a fetch (nil for a plain directory, which has no history to supersede).
