@@ -39,6 +39,8 @@ public struct SyncCounters: Sendable {
     public var refused = 0
     public var failed = 0
     public var unchanged = 0
+    /// Transactions rolled back, by the stage that failed (cluster, gateway, verification).
+    public var rolledBack: [String: Int] = [:]
     /// Revisions read and compiled. An unchanged tip must not add to it (the fetch is all it costs).
     public var loads = 0
 }

@@ -193,7 +193,12 @@ extension GatewayAgent {
                     ]) { $1 })
             state.withLockedValue {
                 $0.counters.attempts += 1
-                if result == .refused { $0.counters.refused += 1 } else if outcome.result != .superseded { $0.counters.failed += 1 }
+                switch outcome.result {
+                case .refused: $0.counters.refused += 1
+                case .rolledBack: $0.counters.rolledBack[outcome.stage?.rawValue ?? "unknown", default: 0] += 1
+                case .superseded: break
+                default: $0.counters.failed += 1
+                }
                 $0.status.attempted = outcome.revision
                 $0.status.attemptedAt = now
                 $0.status.attemptedResult = result

@@ -48,6 +48,12 @@ enum PrometheusText {
         out += "gitway_syncs_total{result=\"refused\"} \(counters.refused)\n"
         out += "gitway_syncs_total{result=\"failed\"} \(counters.failed)\n"
         out += "gitway_syncs_total{result=\"unchanged\"} \(counters.unchanged)\n"
+        out += "gitway_syncs_total{result=\"rolledBack\"} \(counters.rolledBack.values.reduce(0, +))\n"
+        out += "# HELP gitway_rollback_total Transactions rolled back, by the stage that failed.\n"
+        out += "# TYPE gitway_rollback_total counter\n"
+        for stage in counters.rolledBack.keys.sorted() {
+            out += "gitway_rollback_total{stage=\"\(stage)\"} \(counters.rolledBack[stage]!)\n"
+        }
         out += "# HELP gitway_webhook_requests_total Webhook deliveries by provider and result.\n"
         out += "# TYPE gitway_webhook_requests_total counter\n"
         for w in webhooks { out += "gitway_webhook_requests_total{provider=\"\(w.provider)\",result=\"\(w.result)\"} \(w.count)\n" }

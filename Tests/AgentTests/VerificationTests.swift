@@ -35,6 +35,9 @@ struct VerificationTests {
         #expect(agent.status.revision == quiet)
         #expect(agent.status.message?.contains("answered 5xx") == true, "\(agent.status.message ?? "-")")
         #expect(agent.lastApply?.markedBad == true)
+        let metrics = try await harness.request("GET", "/metrics").body
+        #expect(metrics.contains("gitway_rollback_total{stage=\"verification\"} 1"), "\(metrics)")
+        #expect(metrics.contains("gitway_syncs_total{result=\"rolledBack\"} 1"))
     }
 }
 
