@@ -218,6 +218,29 @@ enum HTTPBytes {
         return result
     }
 
+    /// Folds one Content-Length field into `contentLength`: repeated fields must agree (RFC 9112 §6.3).
+    static func merge(contentLength field: HeaderField, in p: UnsafeRawBufferPointer, into contentLength: inout Int?) throws(HeadError) {
+        guard let n = Self.contentLength(p, Int(field.valueStart), Int(field.valueEnd)) else { throw .badRequest("invalid Content-Length") }
+        if let previous = contentLength, previous != n { throw .badRequest("conflicting Content-Length") }
+        contentLength = n
+    }
+
+    /// Runs `parse` over the first `length` bytes of `buffer`, as a slice the parsed head keeps.
+    static func withHead<Head>(
+        _ buffer: ByteBuffer, length: Int, _ parse: (UnsafeRawBufferPointer, ByteBuffer) throws(HeadError) -> Head
+    ) throws(HeadError) -> Head {
+        let bytes = buffer.getSlice(at: buffer.readerIndex, length: length)!
+        // `withUnsafeReadableBytes` rethrows untyped errors: carry the typed one out in a Result.
+        let result: Result<Head, HeadError> = bytes.withUnsafeReadableBytes { p in
+            do throws(HeadError) {
+                return .success(try parse(p, bytes))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
     /// Calls `body` with each comma-separated token of a field value, trimmed (ranges into `p`).
     static func forEachToken(_ p: UnsafeRawBufferPointer, _ start: Int, _ end: Int, _ body: (Int, Int) -> Void) {
         var i = start
@@ -400,15 +423,7 @@ final class RequestHead: Sendable {
 
     /// Parses the head at the start of `buffer` (its first `length` bytes).
     static func parse(_ buffer: ByteBuffer, length: Int, limits: HeadLimits) throws(HeadError) -> RequestHead {
-        let bytes = buffer.getSlice(at: buffer.readerIndex, length: length)!
-        let result: Result<RequestHead, HeadError> = bytes.withUnsafeReadableBytes { p in
-            do throws(HeadError) {
-                return .success(try parse(p, bytes: bytes, limits: limits))
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
+        try HTTPBytes.withHead(buffer, length: length) { p, bytes throws(HeadError) in try parse(p, bytes: bytes, limits: limits) }
     }
 
     private static func parse(_ p: UnsafeRawBufferPointer, bytes: ByteBuffer, limits: HeadLimits) throws(HeadError) -> RequestHead {
@@ -450,11 +465,7 @@ final class RequestHead: Sendable {
         for field in fields {
             switch field.kind {
             case .contentLength:
-                guard let n = HTTPBytes.contentLength(p, Int(field.valueStart), Int(field.valueEnd)) else {
-                    throw .badRequest("invalid Content-Length")
-                }
-                if let previous = contentLength, previous != n { throw .badRequest("conflicting Content-Length") }
-                contentLength = n
+                try HTTPBytes.merge(contentLength: field, in: p, into: &contentLength)
             case .transferEncoding:
                 transferEncodings += 1
                 chunked = HTTPBytes.equalsLowercased(p, Int(field.valueStart), Int(field.valueEnd), HTTPBytes.chunked)
@@ -542,15 +553,7 @@ struct ResponseHead {
     }
 
     static func parse(_ buffer: ByteBuffer, length: Int) throws(HeadError) -> ResponseHead {
-        let bytes = buffer.getSlice(at: buffer.readerIndex, length: length)!
-        let result: Result<ResponseHead, HeadError> = bytes.withUnsafeReadableBytes { p in
-            do throws(HeadError) {
-                return .success(try parse(p, bytes: bytes))
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
+        try HTTPBytes.withHead(buffer, length: length) { p, bytes throws(HeadError) in try parse(p, bytes: bytes) }
     }
 
     private static func parse(_ p: UnsafeRawBufferPointer, bytes: ByteBuffer) throws(HeadError) -> ResponseHead {
@@ -582,11 +585,7 @@ struct ResponseHead {
         for field in fields {
             switch field.kind {
             case .contentLength:
-                guard let n = HTTPBytes.contentLength(p, Int(field.valueStart), Int(field.valueEnd)) else {
-                    throw .badRequest("invalid Content-Length")
-                }
-                if let previous = contentLength, previous != n { throw .badRequest("conflicting Content-Length") }
-                contentLength = n
+                try HTTPBytes.merge(contentLength: field, in: p, into: &contentLength)
             case .transferEncoding:
                 transferEncoding = true
                 // Chunked only as the final coding; anything else is delimited by the connection's close.

@@ -473,14 +473,7 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
 
     private func connect(_ e: Exchange) {
         guard let cluster = e.cluster else { return }
-        let keys = cluster.keys
-        var index = loop.nextIndex(cluster.name)
-        var key = keys[index % keys.count]
-        // A retry goes to another endpoint when there is one.
-        for _ in 0..<keys.count where e.triedEndpoints.contains(key) {
-            index += 1
-            key = keys[index % keys.count]
-        }
+        let key = loop.nextEndpoint(of: cluster) { e.triedEndpoints.contains($0) }
         if !e.triedEndpoints.contains(key) { e.triedEndpoints.append(key) }
         e.connectAttempts += 1
         e.endpoint = key

@@ -26,6 +26,19 @@ final class LoopState {
         return n & Int.max
     }
 
+    /// The cluster's next endpoint in round robin, passing over those `tried` says were tried already
+    /// (a retry goes to another endpoint when there is one).
+    func nextEndpoint(of cluster: ClusterTarget, skipping tried: (EndpointKey) -> Bool) -> EndpointKey {
+        let keys = cluster.keys
+        var index = nextIndex(cluster.name)
+        var key = keys[index % keys.count]
+        for _ in 0..<keys.count where tried(key) {
+            index += 1
+            key = keys[index % keys.count]
+        }
+        return key
+    }
+
     func randomBelow(_ bound: Int) -> Int { Int.random(in: 0..<bound, using: &random) }
 
     /// 16 hex digits: unique enough for tracing one request through logs.

@@ -301,14 +301,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler, Upstre
 
     private func connect(_ e: Exchange) {
         guard let cluster = e.cluster else { return }
-        let endpoints = cluster.usable
-        var index = loop.nextIndex(cluster.name)
-        var key = EndpointKey(endpoints[index % endpoints.count])
-        // A retry goes to another endpoint when there is one.
-        for _ in 0..<endpoints.count where e.triedEndpoints.contains(key) {
-            index += 1
-            key = EndpointKey(endpoints[index % endpoints.count])
-        }
+        let key = loop.nextEndpoint(of: cluster) { e.triedEndpoints.contains($0) }
         e.triedEndpoints.insert(key)
         e.connectAttempts += 1
         e.endpoint = key
