@@ -1,4 +1,5 @@
 import Foundation
+import Planner
 import RouteModel
 
 /// One sync attempt that looked at a new tip (or failed to reach one): a line of the ledger and of the commit's
@@ -143,35 +144,10 @@ public struct AttemptRecord: Sendable, Codable, Equatable {
 }
 
 extension AttemptRecord.ChangeCounts {
-    /// Routes keyed by host and match; a route whose action or policies differ is changed. Source locations are
-    /// ignored: moving a manifest line changes no traffic.
+    /// Routes paired and compared as `gitway plan` does (host and match; action and policies, not source
+    /// locations: moving a manifest line changes no traffic).
     public init(routesFrom old: RouteTable?, to new: RouteTable) {
-        func index(_ table: RouteTable?) -> [String: String] {
-            var out: [String: String] = [:]
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            for host in table?.virtualHosts ?? [] {
-                for route in host.routes {
-                    let match = (try? encoder.encode(route.match)).map { String(decoding: $0, as: UTF8.self) } ?? route.name
-                    var stripped = route
-                    stripped.source = RouteSource(object: "", location: SourceLocation(file: "", line: 0, column: 0))
-                    stripped.name = ""
-                    let body = (try? encoder.encode(stripped)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-                    out[host.host + " " + match] = body
-                }
-            }
-            return out
-        }
-        let before = index(old)
-        let after = index(new)
-        self.init()
-        for (key, value) in after {
-            if let previous = before[key] {
-                if previous != value { changed += 1 }
-            } else {
-                added += 1
-            }
-        }
-        removed = before.keys.filter { after[$0] == nil }.count
+        let diff = Planner.routeDiff(live: old ?? RouteTable(), desired: new)
+        self.init(added: diff.count(.added), removed: diff.count(.removed), changed: diff.count(.changed))
     }
 }

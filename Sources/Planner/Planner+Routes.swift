@@ -2,6 +2,9 @@ import Foundation
 import RouteModel
 
 extension Planner {
+    /// The route part of a plan alone (the agent's ledger counts route changes with it).
+    public static func routeDiff(live: RouteTable, desired: RouteTable) -> RouteDiff { diffRoutes(live: live, desired: desired) }
+
     /// Pairs virtual hosts by host and routes by match; TLS bindings by host; clusters by name.
     static func diffRoutes(live: RouteTable, desired: RouteTable) -> RouteDiff {
         var diff = RouteDiff()
