@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOHTTP1
 import RouteModel
 
 /// The reverse proxy for one downstream HTTP/1.x connection, on bytes.
@@ -739,7 +740,8 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
         e.pending.removeAll()
         let close = close || !e.head.keepAlive || e.head.isUpgrade
         var out = context.channel.allocator.buffer(capacity: 256 + body.utf8.count)
-        out.writeString("HTTP/1.1 \(status) \(HTTPReason.phrase(status))\r\ncontent-length: \(body.utf8.count)\r\n")
+        out.writeString(
+            "HTTP/1.1 \(status) \(HTTPResponseStatus(statusCode: status).reasonPhrase)\r\ncontent-length: \(body.utf8.count)\r\n")
         if !body.isEmpty { out.writeString("content-type: text/plain; charset=utf-8\r\n") }
         out.writeString("x-request-id: \(e.requestID)\r\n")
         for (name, value) in extraHeaders { out.writeString("\(name): \(value)\r\n") }
@@ -810,35 +812,4 @@ extension RequestHead {
             bytes: bytes, method: 0..<1, target: 2..<3, minorVersion: 1, fields: [], connection: ConnectionOptions(), framing: .none,
             host: nil, pathStart: 2, isUpgrade: false, isHEAD: false)
     }()
-}
-
-/// Reason phrases for the statuses the proxy answers itself.
-enum HTTPReason {
-    static func phrase(_ status: Int) -> String {
-        switch status {
-        case 101: "Switching Protocols"
-        case 200: "OK"
-        case 301: "Moved Permanently"
-        case 302: "Found"
-        case 303: "See Other"
-        case 307: "Temporary Redirect"
-        case 308: "Permanent Redirect"
-        case 400: "Bad Request"
-        case 401: "Unauthorized"
-        case 403: "Forbidden"
-        case 404: "Not Found"
-        case 405: "Method Not Allowed"
-        case 413: "Content Too Large"
-        case 414: "URI Too Long"
-        case 429: "Too Many Requests"
-        case 431: "Request Header Fields Too Large"
-        case 500: "Internal Server Error"
-        case 501: "Not Implemented"
-        case 502: "Bad Gateway"
-        case 503: "Service Unavailable"
-        case 504: "Gateway Timeout"
-        case 505: "HTTP Version Not Supported"
-        default: "Status"
-        }
-    }
 }
