@@ -576,7 +576,7 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
         }
         e.responseStarted = true
         e.status = head.status
-        if let start = e.upstreamStart { loop.metrics.observeUpstream(seconds: Self.seconds(since: start)) }
+        if let start = e.upstreamStart { loop.metrics.observeUpstream(seconds: secondsSince(start)) }
         if head.status == 101 {
             guard e.head.isUpgrade, let upstream = e.upstream else {
                 // Switching protocols unasked: nothing sensible can follow.
@@ -789,19 +789,16 @@ final class HTTP1ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
         let routeName = e.route?.route.name
         loop.metrics.record(route: routeName ?? "", status: status)
         if loop.accessLog.format != .off {
-            let duration = Self.seconds(since: e.startTime)
+            let duration = secondsSince(e.startTime)
             loop.accessLog.append(
                 AccessLogRecord(
                     start: Date(timeIntervalSinceNow: -duration), client: clientAddress, method: e.head.methodString, host: e.host,
                     uri: e.head.targetString, status: status, route: routeName, upstream: e.endpoint?.description,
                     bytesIn: e.bytesIn, bytesOut: e.bytesOut, durationSeconds: duration,
-                    upstreamSeconds: e.upstreamStart.map { Self.seconds(since: $0) }, requestID: e.requestID))
+                    upstreamSeconds: e.upstreamStart.map { secondsSince($0) }, requestID: e.requestID))
         }
     }
 
-    static func seconds(since start: NIODeadline) -> Double {
-        Double((NIODeadline.now() - start).nanoseconds) / 1e9
-    }
 }
 
 extension RequestHead {

@@ -134,3 +134,8 @@ struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// Seconds from `start` to now, for latencies and durations.
+func secondsSince(_ start: NIODeadline) -> Double {
+    Double((NIODeadline.now() - start).nanoseconds) / 1e9
+}

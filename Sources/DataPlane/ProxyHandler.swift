@@ -409,7 +409,7 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler, Upstre
         guard head.status >= 200 else { return }
         e.responseStarted = true
         e.status = head.status
-        if let start = e.upstreamStart { loop.metrics.observeUpstream(seconds: Self.seconds(since: start)) }
+        if let start = e.upstreamStart { loop.metrics.observeUpstream(seconds: secondsSince(start)) }
         var headers = HTTPHeaders()
         head.bytes.withUnsafeReadableBytes { p in
             for field in head.fields {
@@ -540,18 +540,14 @@ final class ProxyHandler: ChannelInboundHandler, RemovableChannelHandler, Upstre
         if e.counted { loop.metrics.inFlight -= 1 }
         let routeName = e.route?.name
         loop.metrics.record(route: routeName ?? "", status: status)
-        let upstreamSeconds = e.upstreamStart.map { Self.seconds(since: $0) }
+        let upstreamSeconds = e.upstreamStart.map { secondsSince($0) }
         loop.accessLog.append(
             AccessLogRecord(
                 start: e.start, client: clientAddress, method: e.requestHead.method.rawValue, host: e.host, uri: e.requestHead.uri,
                 status: status, route: routeName, upstream: e.endpoint?.description, bytesIn: e.bytesIn, bytesOut: e.bytesOut,
-                durationSeconds: Self.seconds(since: e.startTime), upstreamSeconds: upstreamSeconds, requestID: e.requestID))
+                durationSeconds: secondsSince(e.startTime), upstreamSeconds: upstreamSeconds, requestID: e.requestID))
         // A locally answered request may still be sending its body: keep dropping it until `.end`.
         if !(e.local && !e.requestComplete) { exchange = nil }
-    }
-
-    static func seconds(since start: NIODeadline) -> Double {
-        Double((NIODeadline.now() - start).nanoseconds) / 1e9
     }
 
     static func split(_ uri: String) -> (Substring, Substring) {
